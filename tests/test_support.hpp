@@ -21,7 +21,7 @@ template <class A, class B>
 double max_abs_diff(const A* a, const B* b, index_t n) {
     double m = 0;
     for (index_t i = 0; i < n; ++i) {
-        double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+        double d = std::fabs(convert<double>(a[i]) - convert<double>(b[i]));
         if (!(d <= m)) m = d;  // propagates NaN as +inf-like
     }
     return m;
@@ -32,7 +32,7 @@ template <class T>
 double max_abs_diff(const T* t, const stored_tensor& ref) {
     double m = 0;
     for (index_t i = 0; i < ref.numel(); ++i) {
-        double d = std::fabs(static_cast<double>(t[i]) - ref.element(i));
+        double d = std::fabs(convert<double>(t[i]) - ref.element(i));
         if (!(d <= m)) m = d;
     }
     return m;
