@@ -52,3 +52,15 @@ tensor<T, cpu> to_host(executor<cuda>& ex, tensor_view<const T, cuda> src) {
 }
 
 }  // namespace vrwkv
+
+namespace vrwkv {
+
+// Moves host data to the device (the CPU backend's overload just moves).
+template <class T>
+tensor<T, cuda> to_backend(executor<cuda>& ex, tensor<T, cpu>&& host) {
+    tensor<T, cuda> dst = to_device<T>(ex, host.view());
+    ex.synchronize();  // `host` is freed on return
+    return dst;
+}
+
+}  // namespace vrwkv

@@ -1,0 +1,2 @@
+vrwkv_add_test(test_ops test_ops.cpp)
+vrwkv_add_test(test_model test_model.cpp)
