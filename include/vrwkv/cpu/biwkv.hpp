@@ -6,6 +6,7 @@
 //   scan stores its sums per token; the forward scan combines.
 // compat: SPEC 5.1 evaluated in double with the channel's max k factored out
 //   (every exponent then lies within |w T| + range(k) of zero).
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,9 +27,18 @@ inline index_t biwkv_block_width(index_t tokens) {
     return width;
 }
 
+// Loads `n` stored values as accumulator values.
+template <class T, class Acc>
+void load_row(const T* src, Acc* dst, index_t n) {
+    for (index_t j = 0; j < n; ++j) dst[j] = convert<Acc>(src[j]);
+}
+
 template <class T, class Acc>
 void biwkv_exact_block(const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v, T* y,
                        index_t b, index_t c0, index_t width, std::vector<Acc>& scratch) {
+    using array = Eigen::Array<Acc, Eigen::Dynamic, 1>;
+    using map = Eigen::Map<array>;
+    using cmap = Eigen::Map<const array>;
     const index_t n_tok = p.tokens, C = p.channels;
     scratch.resize(static_cast<std::size_t>(3 * n_tok * width));
     Acc* g_num = scratch.data();
@@ -37,71 +47,61 @@ void biwkv_exact_block(const biwkv_params& p, const Acc* w, const Acc* u, const 
     // A carried sum is (num, den) * e^{k_a - |t - a| w}, anchored at the token a
     // that last set its maximum. Recomputing the exponent from the anchor each
     // step (rather than subtracting w every step) keeps float from drifting
-    // over long scans.
-    constexpr index_t max_width = 64;
-    Acc s_num[max_width], s_den[max_width], s_k[max_width];
-    index_t s_at[max_width];
+    // over long scans. Updates are branchless so Eigen vectorises them,
+    // exponentials included.
+    const cmap wj(w + c0, width), uj(u + c0, width);
+    array s_num(width), s_den(width), s_k(width), s_at(width), kk(width), vv(width);
+    array decayed(width), top(width), keep(width), add(width);
     const Acc neg_inf = -std::numeric_limits<Acc>::infinity();
     const index_t base = b * n_tok * C + c0;
 
+    // One step of a scan at token t: fold token t (kk, vv) into the carried sum,
+    // whose exponent seen from t is `decayed`.
+    auto fold = [&](Acc t) {
+        top = decayed.max(kk);
+        keep = (decayed - top).exp();
+        add = (kk - top).exp();
+        s_num = s_num * keep + add * vv;
+        s_den = s_den * keep + add;
+        const auto new_anchor = kk >= decayed;
+        s_k = new_anchor.select(kk, s_k);
+        s_at = new_anchor.select(array::Constant(width, t), s_at);
+    };
+
     // Backward scan: after visiting token t the state holds sum_{i >= t} e^{-(i-t)w + k_i} (v_i, 1);
     // token t - 1 needs exactly that (SPEC 5: sum over i > t-1).
-    for (index_t j = 0; j < width; ++j) s_num[j] = s_den[j] = 0, s_k[j] = neg_inf, s_at[j] = 0;
+    s_num.setZero(), s_den.setZero(), s_k.setConstant(neg_inf), s_at.setZero();
     for (index_t t = n_tok - 1; t >= 0; --t) {
-        const T* kt = k + base + t * C;
-        const T* vt = v + base + t * C;
-        Acc* gn = g_num + t * width;
-        Acc* gd = g_den + t * width;
-        Acc* ge = g_exp + t * width;
-        for (index_t j = 0; j < width; ++j) {
-            const Acc wj = w[c0 + j];
-            // the state (tokens > t) seen from token t
-            gn[j] = s_num[j], gd[j] = s_den[j];
-            ge[j] = s_k[j] - static_cast<Acc>(s_at[j] - t - 1) * wj;
-            const Acc kk = convert<Acc>(kt[j]);
-            const Acc decayed = s_k[j] - static_cast<Acc>(s_at[j] - t) * wj;
-            if (kk >= decayed) {
-                const Acc keep = std::exp(decayed - kk);
-                s_num[j] = s_num[j] * keep + convert<Acc>(vt[j]);
-                s_den[j] = s_den[j] * keep + 1;
-                s_k[j] = kk, s_at[j] = t;
-            } else {
-                const Acc add = std::exp(kk - decayed);
-                s_num[j] += add * convert<Acc>(vt[j]);
-                s_den[j] += add;
-            }
-        }
+        const Acc tf = static_cast<Acc>(t);
+        load_row(k + base + t * C, kk.data(), width);
+        load_row(v + base + t * C, vv.data(), width);
+        map(g_num + t * width, width) = s_num;
+        map(g_den + t * width, width) = s_den;
+        map(g_exp + t * width, width) = s_k - (s_at - (tf + 1)) * wj;  // the state (tokens > t) seen from t
+        decayed = s_k - (s_at - tf) * wj;
+        fold(tf);
     }
     // Forward scan: before token t the state holds sum_{i < t} e^{-(t-i-1)w + k_i} (v_i, 1).
-    for (index_t j = 0; j < width; ++j) s_num[j] = s_den[j] = 0, s_k[j] = neg_inf, s_at[j] = 0;
+    s_num.setZero(), s_den.setZero(), s_k.setConstant(neg_inf), s_at.setZero();
+    array fe(width), ge(width), self(width), num(width), den(width);
     for (index_t t = 0; t < n_tok; ++t) {
-        const T* kt = k + base + t * C;
-        const T* vt = v + base + t * C;
+        const Acc tf = static_cast<Acc>(t);
+        load_row(k + base + t * C, kk.data(), width);
+        load_row(v + base + t * C, vv.data(), width);
+        fe = s_k - (tf - 1 - s_at) * wj;
+        ge = cmap(g_exp + t * width, width);
+        self = uj + kk;
+        top = fe.max(ge).max(self);
+        keep = (fe - top).exp();  // forward part
+        add = (ge - top).exp();   // backward part
+        self = (self - top).exp();
+        num = s_num * keep + cmap(g_num + t * width, width) * add + vv * self;
+        den = s_den * keep + cmap(g_den + t * width, width) * add + self;
+        num /= den;
         T* yt = y + base + t * C;
-        const Acc* gn = g_num + t * width;
-        const Acc* gd = g_den + t * width;
-        const Acc* ge = g_exp + t * width;
-        for (index_t j = 0; j < width; ++j) {
-            const Acc wj = w[c0 + j];
-            const Acc kk = convert<Acc>(kt[j]), vv = convert<Acc>(vt[j]);
-            const Acc fe = s_k[j] - static_cast<Acc>(t - 1 - s_at[j]) * wj;
-            const Acc self = u[c0 + j] + kk;
-            const Acc top = std::max(std::max(fe, ge[j]), self);
-            const Acc ef = std::exp(fe - top), eg = std::exp(ge[j] - top), es = std::exp(self - top);
-            yt[j] = convert<T>((s_num[j] * ef + gn[j] * eg + vv * es) / (s_den[j] * ef + gd[j] * eg + es));
-
-            const Acc decayed = fe - wj;
-            if (kk >= decayed) {
-                const Acc keep = std::exp(decayed - kk);
-                s_num[j] = s_num[j] * keep + vv;
-                s_den[j] = s_den[j] * keep + 1;
-                s_k[j] = kk, s_at[j] = t;
-            } else {
-                const Acc add = std::exp(kk - decayed);
-                s_num[j] += add * vv;
-                s_den[j] += add;
-            }
-        }
+        for (index_t j = 0; j < width; ++j) yt[j] = convert<T>(num[j]);
+        decayed = fe - wj;
+        fold(tf);
     }
 }
 

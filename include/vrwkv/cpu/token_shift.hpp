@@ -1,5 +1,9 @@
 #pragma once
 // Q-Shift fused with the mixes on the CPU: one pass over x per output row.
+// Channels are handled in runs that share a direction, so the inner loops
+// are branch-free and vectorise.
+#include <algorithm>
+
 #include "vrwkv/cpu/executor.hpp"
 #include "vrwkv/ops/token_shift.hpp"
 
@@ -12,28 +16,39 @@ struct token_shift_impl<cpu> {
                     T* const* outs) {
         using Acc = accumulator_t<T>;
         const index_t C = p.channels, H = p.height, W = p.width, s = p.shift;
-        // Token offsets for the four directions (left, right, up, down).
-        const index_t offset[4] = {-s, s, -s * W, s * W};
+        const index_t offset[4] = {-s, s, -s * W, s * W};  // token offsets: from left, right, up, down
         const index_t rows = p.batch * H * W;
 #pragma omp parallel for num_threads(ex.threads()) schedule(static) if (rows * C > 16384)
         for (index_t row = 0; row < rows; ++row) {
             const index_t yx = row % (H * W), py = yx / W, px = yx % W;
             const bool inside[4] = {px >= s, px < W - s, py >= s, py < H - s};
             const T* xr = x + row * C;
-            for (index_t c = 0; c < C; ++c) {
+            index_t c = 0;
+            while (c < C) {
+                // the run of channels [c, end) shares one direction
                 const int dir = token_shift_direction(p, c);
-                Acc shifted;
-                if (dir < 0) shifted = convert<Acc>(xr[c]);
-                else shifted = inside[dir] ? convert<Acc>(xr[offset[dir] * C + c]) : Acc(0);
-                const Acc xv = convert<Acc>(xr[c]);
+                index_t end = c + 1;
+                while (end < C && token_shift_direction(p, end) == dir) ++end;
+                const T* src = dir < 0 ? xr : (inside[dir] ? xr + offset[dir] * C : nullptr);
                 if (p.output == token_shift_output::delta) {
-                    outs[0][row * C + c] = convert<T>(shifted - xv);
-                    continue;
+                    T* o = outs[0] + row * C;
+                    for (index_t i = c; i < end; ++i)
+                        o[i] = convert<T>((src ? convert<Acc>(src[i]) : Acc(0)) - convert<Acc>(xr[i]));
+                } else {
+                    for (index_t j = 0; j < p.outputs; ++j) {
+                        const T* m = mixes[j];
+                        T* o = outs[j] + row * C;
+                        if (src) {
+                            for (index_t i = c; i < end; ++i) {
+                                const Acc mi = convert<Acc>(m[i]), xi = convert<Acc>(xr[i]);
+                                o[i] = convert<T>(xi * mi + convert<Acc>(src[i]) * (Acc(1) - mi));
+                            }
+                        } else {
+                            for (index_t i = c; i < end; ++i) o[i] = convert<T>(convert<Acc>(xr[i]) * convert<Acc>(m[i]));
+                        }
+                    }
                 }
-                for (index_t j = 0; j < p.outputs; ++j) {
-                    const Acc m = convert<Acc>(mixes[j][c]);
-                    outs[j][row * C + c] = convert<T>(xv * m + shifted * (Acc(1) - m));
-                }
+                c = end;
             }
         }
     }
