@@ -1,0 +1,7 @@
+if(TARGET vrwkv_cli)
+  vrwkv_add_test(test_cli test_cli.cpp)
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/scratch)
+  target_compile_definitions(test_cli PRIVATE VRWKV_CLI_PATH="$<TARGET_FILE:vrwkv_cli>"
+    VRWKV_TEST_SCRATCH_DIR="${CMAKE_CURRENT_BINARY_DIR}/scratch")
+  add_dependencies(test_cli vrwkv_cli)
+endif()
