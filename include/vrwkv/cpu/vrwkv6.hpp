@@ -2,6 +2,7 @@
 // VRWKV6 ops on the CPU.
 #include <Eigen/Core>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "vrwkv/cpu/executor.hpp"
@@ -29,14 +30,26 @@ struct vrwkv6_impl<cpu> {
     static void mix_slot(executor<cpu>& ex, const vrwkv6_params& p, const T* m, const T* w2, T* out) {
         const index_t rows = p.batch * p.tokens, C = p.channels, R = vrwkv6_mix_rank;
         const index_t stride = vrwkv6_mix_slots * R;
-        using Acc = accumulator_t<T>;
-#pragma omp parallel for num_threads(ex.threads()) schedule(static) if (rows * C * R > 262144)
-        for (index_t row = 0; row < rows; ++row) {
-            const T* mr = m + row * stride + p.slot * R;
-            for (index_t c = 0; c < C; ++c) {
-                Acc s = 0;
-                for (index_t j = 0; j < R; ++j) s += convert<Acc>(mr[j]) * convert<Acc>(w2[(p.slot * R + j) * C + c]);
-                out[row * C + c] = convert<T>(s);
+        if constexpr (std::is_floating_point_v<T>) {
+            // a strided view of the slot's 32 columns times its (32, C) block, through Eigen's GEMM
+            using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+            using strided = Eigen::Map<const matrix, 0, Eigen::OuterStride<>>;
+            if (Eigen::nbThreads() != ex.threads()) Eigen::setNbThreads(ex.threads());
+            Eigen::Map<matrix>(out, rows, C).noalias() =
+                strided(m + p.slot * R, rows, R, Eigen::OuterStride<>(stride)) *
+                Eigen::Map<const matrix>(w2 + p.slot * R * C, R, C);
+        } else {
+            using Acc = accumulator_t<T>;
+#pragma omp parallel for num_threads(ex.threads()) schedule(static)
+            for (index_t row = 0; row < rows; ++row) {
+                std::vector<Acc> acc(static_cast<std::size_t>(C), Acc(0));
+                const T* mr = m + row * stride + p.slot * R;
+                for (index_t j = 0; j < R; ++j) {
+                    const Acc mj = convert<Acc>(mr[j]);
+                    const T* wrow = w2 + (p.slot * R + j) * C;
+                    for (index_t c = 0; c < C; ++c) acc[static_cast<std::size_t>(c)] += mj * convert<Acc>(wrow[c]);
+                }
+                for (index_t c = 0; c < C; ++c) out[row * C + c] = convert<T>(acc[static_cast<std::size_t>(c)]);
             }
         }
     }
@@ -44,10 +57,15 @@ struct vrwkv6_impl<cpu> {
     template <class T, class Acc>
     static void decay(executor<cpu>& ex, const vrwkv6_params& p, const T* part, const T* time_decay, Acc* out) {
         const index_t rows = p.batch * p.tokens, C = p.channels;
+        using array = Eigen::Array<Acc, Eigen::Dynamic, 1>;
+        std::vector<Acc> base(static_cast<std::size_t>(C));
+        for (index_t c = 0; c < C; ++c) base[static_cast<std::size_t>(c)] = convert<Acc>(time_decay[c]);
 #pragma omp parallel for num_threads(ex.threads()) schedule(static) if (rows * C > 65536)
-        for (index_t row = 0; row < rows; ++row)
-            for (index_t c = 0; c < C; ++c)
-                out[row * C + c] = std::exp(-std::exp(convert<Acc>(time_decay[c]) + convert<Acc>(part[row * C + c])));
+        for (index_t row = 0; row < rows; ++row) {
+            array x(C);
+            for (index_t c = 0; c < C; ++c) x[c] = base[static_cast<std::size_t>(c)] + convert<Acc>(part[row * C + c]);
+            Eigen::Map<array>(out + row * C, C) = (-x.exp()).exp();
+        }
     }
 
     // Per (batch, head): a backward scan accumulates r_t . G_t into y, then a
