@@ -24,6 +24,9 @@ struct activation_impl<cpu> {
                     case activation::tanh: ys = xs.tanh(); break;
                     case activation::silu: ys = xs / (T(1) + (-xs).exp()); break;
                     case activation::sigmoid: ys = T(1) / (T(1) + (-xs).exp()); break;
+                    case activation::gelu_tanh:
+                        ys = T(0.5) * xs * (T(1) + (T(0.7978845608028654) * (xs + T(0.044715) * xs.cube())).tanh());
+                        break;
                     case activation::identity: ys = xs; break;
                 }
             } else {
@@ -44,6 +47,9 @@ struct activation_impl<cpu> {
                     case activation::silu: os = as * bs / (T(1) + (-as).exp()); break;
                     case activation::tanh: os = as.tanh() * bs; break;
                     case activation::squared_relu: os = as.max(T(0)).square() * bs; break;
+                    case activation::gelu_tanh:
+                        os = T(0.5) * as * (T(1) + (T(0.7978845608028654) * (as + T(0.044715) * as.cube())).tanh()) * bs;
+                        break;
                     case activation::identity: os = as * bs; break;
                 }
             } else {

@@ -1,7 +1,11 @@
 #pragma once
 // Host memory for tensor<T, cpu>: 64-byte aligned so Eigen and the compiler
-// can use full-width vector loads.
+// can use full-width vector loads. Counts live and peak bytes, so benchmarks
+// and users can see what a forward pass needs.
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -18,14 +22,39 @@ struct allocator<cpu> {
     template <class T>
     static T* allocate(std::size_t count) {
         if (count == 0) return nullptr;
-        require(count <= static_cast<std::size_t>(-1) / sizeof(T), "tensor allocation size overflows");
-        void* p = ::operator new(count * sizeof(T), std::align_val_t{alignment}, std::nothrow);
-        require(p != nullptr, "out of host memory allocating " + std::to_string(count * sizeof(T)) + " bytes");
-        return static_cast<T*>(p);
+        require(count <= (static_cast<std::size_t>(-1) - alignment) / sizeof(T), "tensor allocation size overflows");
+        const std::size_t bytes = count * sizeof(T);
+        // The block's size lives in a header one alignment unit before the data.
+        auto* base = static_cast<unsigned char*>(::operator new(bytes + alignment, std::align_val_t{alignment}, std::nothrow));
+        require(base != nullptr, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+        std::memcpy(base, &bytes, sizeof bytes);
+        const std::size_t live = stats().live.fetch_add(bytes) + bytes;
+        std::size_t peak = stats().peak.load();
+        while (live > peak && !stats().peak.compare_exchange_weak(peak, live)) {}
+        return reinterpret_cast<T*>(base + alignment);
     }
     template <class T>
     static void deallocate(T* p) {
-        ::operator delete(static_cast<void*>(const_cast<std::remove_const_t<T>*>(p)), std::align_val_t{alignment});
+        if (!p) return;
+        auto* base = reinterpret_cast<unsigned char*>(const_cast<std::remove_const_t<T>*>(p)) - alignment;
+        std::size_t bytes;
+        std::memcpy(&bytes, base, sizeof bytes);
+        stats().live.fetch_sub(bytes);
+        ::operator delete(static_cast<void*>(base), std::align_val_t{alignment});
+    }
+
+    // Bytes held by CPU tensors now, and the most held since the last reset_peak().
+    static std::size_t live_bytes() { return stats().live.load(); }
+    static std::size_t peak_bytes() { return stats().peak.load(); }
+    static void reset_peak() { stats().peak.store(stats().live.load()); }
+
+private:
+    struct counters {
+        std::atomic<std::size_t> live{0}, peak{0};
+    };
+    static counters& stats() {
+        static counters c;
+        return c;
     }
 };
 

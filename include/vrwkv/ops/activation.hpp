@@ -8,7 +8,8 @@
 
 namespace vrwkv {
 
-enum class activation { squared_relu, tanh, silu, sigmoid, identity };
+// gelu_tanh: GELU with PyTorch's approximate='tanh' (the ViT baseline's MLP).
+enum class activation { squared_relu, tanh, silu, sigmoid, gelu_tanh, identity };
 
 template <class Acc>
 VRWKV_HOST_DEVICE inline Acc apply_activation(activation kind, Acc x) {
@@ -17,6 +18,8 @@ VRWKV_HOST_DEVICE inline Acc apply_activation(activation kind, Acc x) {
         case activation::tanh: return std::tanh(x);
         case activation::silu: return x / (Acc(1) + std::exp(-x));
         case activation::sigmoid: return Acc(1) / (Acc(1) + std::exp(-x));
+        case activation::gelu_tanh:
+            return Acc(0.5) * x * (Acc(1) + std::tanh(Acc(0.7978845608028654) * (x + Acc(0.044715) * x * x * x)));
         case activation::identity: return x;
     }
     return x;
