@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "vrwkv/model/random_checkpoint.hpp"
 #include "vrwkv/vrwkv.hpp"
 
 using namespace vrwkv;
@@ -223,4 +224,37 @@ TEST_CASE("bad inputs and checkpoints raise vrwkv::error") {
     CHECK_THROWS_WITH_AS((encoder<float, cpu>::from_archive(ex, meta)), doctest::Contains("not valid JSON"), error);
     tensor_archive empty;
     CHECK_THROWS_WITH_AS(infer_config(empty), doctest::Contains("not a Vision-RWKV checkpoint"), error);
+}
+
+namespace {
+// The published layouts at a small width, so the test stays fast.
+template <class Published>
+struct narrow : Published {
+    static constexpr index_t embed_dims = Published::version == 6 ? 128 : 64, depth = 2, num_classes = 7;
+    static constexpr index_t num_heads = Published::version == 6 ? 2 : 0;
+};
+}  // namespace
+
+TEST_CASE("every published layout round-trips through a checkpoint and runs") {
+    executor<cpu> ex(2);
+    for (const model_config& c :
+         {make_config<narrow<configs::vrwkv_t>>(), make_config<narrow<configs::vrwkv_s>>(),
+          make_config<narrow<configs::vrwkv_b>>(), make_config<narrow<configs::vrwkv_l>>(),
+          make_config<narrow<configs::vrwkv6_t>>(), make_config<narrow<configs::vrwkv6_s>>(),
+          make_config<narrow<configs::vrwkv6_b>>()}) {
+        CAPTURE(c.to_json());
+        const tensor_archive a = random_checkpoint(c, 3);
+        const auto bytes = serialize_safetensors(a);
+        const model_config back = infer_config(parse_safetensors(bytes.data(), bytes.size()));
+        CHECK(back.to_json() == c.to_json());
+        CHECK(back.head == c.head);
+        CHECK(back.num_classes == c.num_classes);
+        auto enc = encoder<float, cpu>::from_archive(ex, a);
+        const tensor<float> img = random_tensor<float>(shape{1, 3, 40, 56});
+        auto out = enc.forward(ex, img.view());
+        REQUIRE(out.logits.dims() == shape{1, c.num_classes});
+        bool finite = true;
+        for (index_t i = 0; i < out.logits.numel(); ++i) finite = finite && std::isfinite(out.logits.data()[i]);
+        CHECK(finite);
+    }
 }
