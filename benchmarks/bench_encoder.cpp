@@ -11,6 +11,7 @@
 #include <random>
 
 #include "model_support.hpp"
+#include "vrwkv/model/random_checkpoint.hpp"
 #include "vrwkv/cpu/attention.hpp"
 #include "vrwkv/model/vit.hpp"
 #include "vrwkv/vrwkv.hpp"
@@ -50,7 +51,7 @@ template <class Config>
 void vrwkv_forward(benchmark::State& state) {
     vrwkv::executor<vrwkv::cpu> ex(g_threads);
     const vrwkv::model_config c = vrwkv::make_config<Config>();
-    vrwkv::encoder<float, vrwkv::cpu> enc(c, vrwkv::bench::random_weights<float>(c));
+    auto enc = vrwkv::encoder<float, vrwkv::cpu>::from_archive(ex, vrwkv::random_checkpoint(c));
     measure(state, enc, c, [&](auto& e, const vrwkv::tensor<float>& img) {
         auto out = e.forward(ex, img.view());
         benchmark::DoNotOptimize(out.logits.data());

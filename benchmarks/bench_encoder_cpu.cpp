@@ -13,6 +13,7 @@
 #include <string>
 
 #include "model_support.hpp"
+#include "vrwkv/model/random_checkpoint.hpp"
 #include "vrwkv/vrwkv.hpp"
 
 namespace {
@@ -37,7 +38,7 @@ void encoder_forward(benchmark::State& state) {
     const vrwkv::index_t size = state.range(0), batch = state.range(1);
     vrwkv::executor<vrwkv::cpu> ex(g_threads);
     const vrwkv::model_config c = vrwkv::make_config<Config>();
-    vrwkv::encoder<float, vrwkv::cpu> enc(c, vrwkv::bench::random_weights<float>(c));
+    auto enc = vrwkv::encoder<float, vrwkv::cpu>::from_archive(ex, vrwkv::random_checkpoint(c));
     vrwkv::tensor<float> images(vrwkv::shape{batch, 3, size, size});
     for (vrwkv::index_t i = 0; i < images.numel(); ++i) images.data()[i] = static_cast<float>(i % 255) / 255.0f;
     enc.forward(ex, images.view());  // warm-up: workspace and caches

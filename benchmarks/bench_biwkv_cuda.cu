@@ -1,0 +1,236 @@
+// CUDA Bi-WKV throughput against the memory-bandwidth limit.
+//   d2d_copy                              cudaMemcpyAsync device to device (read + write bytes)
+//   biwkv/<mode>/<dtype>/B:T:C            the op (biwkv_impl<cuda>), exact and compat
+//   biwkv_config/<config>/S:<s>/B:T:C     exact float with a fixed launch configuration (tuning)
+// Bytes counted per call: 3 * B * T * C * sizeof(storage) (k, v read once, y
+// written once). Counter fraction_of_copy_bw: those bytes per second over the
+// copy's bytes per second. Timed with CUDA events (manual time); inputs rotate
+// over enough copies to exceed the L2 cache, so repeated calls read DRAM.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vrwkv/cuda.cuh"
+#include "vrwkv/cuda/biwkv.cuh"
+
+namespace {
+
+using vrwkv::index_t;
+
+vrwkv::executor<vrwkv::cuda>& gpu() {
+    static vrwkv::executor<vrwkv::cuda> ex;
+    return ex;
+}
+
+// Times `reps` calls of fn between two events; returns seconds per call.
+template <class Fn>
+double time_calls(int reps, Fn&& fn) {
+    cudaStream_t s = gpu().stream();
+    cudaEvent_t start, stop;
+    vrwkv::cuda_check(cudaEventCreate(&start), "cudaEventCreate");
+    vrwkv::cuda_check(cudaEventCreate(&stop), "cudaEventCreate");
+    vrwkv::cuda_check(cudaEventRecord(start, s), "cudaEventRecord");
+    for (int i = 0; i < reps; ++i) fn(i);
+    vrwkv::cuda_check(cudaEventRecord(stop, s), "cudaEventRecord");
+    vrwkv::cuda_check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    vrwkv::cuda_check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return ms * 1e-3 / reps;
+}
+
+// Repetitions per timed iteration: enough for about 1 ms of work.
+int reps_for(double seconds_per_call) {
+    return static_cast<int>(std::clamp(1e-3 / std::max(seconds_per_call, 1e-7), 1.0, 64.0));
+}
+
+struct device_buffer {
+    void* p = nullptr;
+    explicit device_buffer(std::size_t bytes) {
+        vrwkv::cuda_check(cudaMalloc(&p, bytes), ("cudaMalloc " + std::to_string(bytes)).c_str());
+    }
+    ~device_buffer() { cudaFree(p); }
+    device_buffer(const device_buffer&) = delete;
+    device_buffer& operator=(const device_buffer&) = delete;
+};
+
+constexpr std::size_t copy_bytes = std::size_t{1} << 30;  // per buffer: far beyond L2
+
+double copy_seconds(device_buffer& src, device_buffer& dst, int reps) {
+    return time_calls(reps, [&](int) {
+        vrwkv::cuda_check(cudaMemcpyAsync(dst.p, src.p, copy_bytes, cudaMemcpyDeviceToDevice, gpu().stream()),
+                          "cudaMemcpyAsync");
+    });
+}
+
+// Copy bandwidth (read + write bytes per second), measured once.
+double copy_bandwidth() {
+    static const double bw = [] {
+        device_buffer src(copy_bytes), dst(copy_bytes);
+        vrwkv::cuda_check(cudaMemsetAsync(src.p, 1, copy_bytes, gpu().stream()), "cudaMemset");
+        copy_seconds(src, dst, 2);
+        double best = 1e30;
+        for (int i = 0; i < 5; ++i) best = std::min(best, copy_seconds(src, dst, 4));
+        return 2.0 * static_cast<double>(copy_bytes) / best;
+    }();
+    return bw;
+}
+
+void d2d_copy(benchmark::State& state) {
+    device_buffer src(copy_bytes), dst(copy_bytes);
+    vrwkv::cuda_check(cudaMemsetAsync(src.p, 1, copy_bytes, gpu().stream()), "cudaMemset");
+    copy_seconds(src, dst, 1);
+    for (auto _ : state) state.SetIterationTime(copy_seconds(src, dst, 4));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * 2 * static_cast<std::int64_t>(copy_bytes));
+    state.counters["fraction_of_copy_bw"] = 1.0;
+}
+
+// Deterministic pseudo-random fill in [lo, hi).
+__device__ inline float hash_unit(std::uint64_t i, std::uint32_t seed) {
+    std::uint64_t x = i * 0x9E3779B97F4A7C15ull + seed * 0xD1B54A32D192ED03ull;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 29;
+    return static_cast<float>(x >> 40) * (1.0f / 16777216.0f);
+}
+
+template <class T>
+__global__ void fill_kernel(T* p, index_t n, float lo, float hi, std::uint32_t seed) {
+    for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<index_t>(gridDim.x) * blockDim.x)
+        p[i] = vrwkv::convert<T>(lo + (hi - lo) * hash_unit(static_cast<std::uint64_t>(i), seed));
+}
+
+template <class T>
+void fill(T* p, index_t n, float lo, float hi, std::uint32_t seed) {
+    fill_kernel<T><<<1024, 256, 0, gpu().stream()>>>(p, n, lo, hi, seed);
+    vrwkv::cuda_check_launch("fill_kernel");
+}
+
+// Inputs for one shape: several (k, v, y) sets so that the calls rotate
+// through more memory than the L2 cache holds.
+template <class T>
+struct biwkv_inputs {
+    using Acc = vrwkv::accumulator_t<T>;
+    index_t B, T_, C;
+    std::unique_ptr<device_buffer> w, u;
+    std::vector<std::unique_ptr<device_buffer>> k, v, y;
+
+    biwkv_inputs(index_t b, index_t t, index_t c) : B(b), T_(t), C(c) {
+        const index_t n = B * T_ * C;
+        const std::size_t set_bytes = 3 * static_cast<std::size_t>(n) * sizeof(T);
+        const std::size_t sets = std::clamp<std::size_t>((std::size_t{256} << 20) / set_bytes + 1, 1, 16);
+        w = std::make_unique<device_buffer>(C * sizeof(Acc));
+        u = std::make_unique<device_buffer>(C * sizeof(Acc));
+        // |w T| up to about 8, |u| up to 1: the ranges trained models show
+        fill(static_cast<Acc*>(w->p), C, -8.0f / static_cast<float>(T_), 8.0f / static_cast<float>(T_), 1);
+        fill(static_cast<Acc*>(u->p), C, -1.0f, 1.0f, 2);
+        for (std::size_t s = 0; s < sets; ++s) {
+            k.push_back(std::make_unique<device_buffer>(n * sizeof(T)));
+            v.push_back(std::make_unique<device_buffer>(n * sizeof(T)));
+            y.push_back(std::make_unique<device_buffer>(n * sizeof(T)));
+            fill(static_cast<T*>(k.back()->p), n, -4.0f, 4.0f, 10 + static_cast<std::uint32_t>(s));
+            fill(static_cast<T*>(v.back()->p), n, -1.0f, 1.0f, 100 + static_cast<std::uint32_t>(s));
+        }
+        gpu().synchronize();
+    }
+    std::size_t sets() const { return k.size(); }
+    const Acc* wp() const { return static_cast<const Acc*>(w->p); }
+    const Acc* up() const { return static_cast<const Acc*>(u->p); }
+    const T* kp(int i) const { return static_cast<const T*>(k[i % sets()]->p); }
+    const T* vp(int i) const { return static_cast<const T*>(v[i % sets()]->p); }
+    T* yp(int i) const { return static_cast<T*>(y[i % sets()]->p); }
+    std::int64_t bytes() const { return 3 * B * T_ * C * static_cast<std::int64_t>(sizeof(T)); }
+};
+
+// Runs `call(inputs, i)` under Google Benchmark's loop with event timing.
+template <class T, class Call>
+void run_biwkv(benchmark::State& state, Call&& call) {
+    const index_t B = state.range(0), T_ = state.range(1), C = state.range(2);
+    biwkv_inputs<T> in(B, T_, C);
+    auto timed = [&](int reps) { return time_calls(reps, [&](int i) { call(in, i); }); };
+    timed(static_cast<int>(in.sets()));  // warm-up: module load, workspace pool
+    const int reps = std::max(reps_for(timed(1)), static_cast<int>(in.sets()));
+    double total = 0;
+    for (auto _ : state) {
+        const double t = timed(reps);
+        state.SetIterationTime(t);
+        total += t;
+    }
+    const double per_call = total / static_cast<double>(state.iterations());
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * in.bytes());
+    state.counters["fraction_of_copy_bw"] = static_cast<double>(in.bytes()) / per_call / copy_bandwidth();
+    state.counters["input_sets"] = static_cast<double>(in.sets());
+}
+
+template <class T>
+void biwkv_op(benchmark::State& state, vrwkv::biwkv_mode mode) {
+    run_biwkv<T>(state, [&](const biwkv_inputs<T>& in, int i) {
+        const vrwkv::biwkv_params p{in.B, in.T_, in.C, mode};
+        vrwkv::biwkv_impl<vrwkv::cuda>::run<T, vrwkv::accumulator_t<T>>(gpu(), p, in.wp(), in.up(), in.kp(i),
+                                                                         in.vp(i), in.yp(i));
+    });
+}
+
+template <class Config>
+void biwkv_tuned(benchmark::State& state, int subchunks) {
+    run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
+        const vrwkv::biwkv_params p{in.B, in.T_, in.C, vrwkv::biwkv_mode::exact};
+        vrwkv::cuda_detail::biwkv_launch<Config, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i),
+                                                        subchunks);
+    });
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"B", "T", "C"});
+    b->Args({64, 196, 192});
+    b->Args({1, 16384, 192});
+    b->Args({1, 65536, 192});
+    b->Args({8, 4096, 768});
+    b->Args({1, 1048576, 192});
+    b->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+void register_all() {
+    benchmark::RegisterBenchmark("d2d_copy", d2d_copy)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    using vrwkv::biwkv_mode;
+    benchmark::RegisterBenchmark("biwkv/exact/float", biwkv_op<float>, biwkv_mode::exact)->Apply(shapes);
+    benchmark::RegisterBenchmark("biwkv/exact/bf16", biwkv_op<vrwkv::bfloat16>, biwkv_mode::exact)->Apply(shapes);
+    benchmark::RegisterBenchmark("biwkv/compat/float", biwkv_op<float>, biwkv_mode::compat)->Apply(shapes);
+    // Launch configurations (L tokens per thread, threads, blocks per SM) for
+    // the multi-tile shapes, and the multi-tile path forced at T = 196.
+    using namespace vrwkv::cuda_detail;
+    auto tune = [](benchmark::internal::Benchmark* b) {
+        b->ArgNames({"B", "T", "C"});
+        b->Args({64, 196, 192});
+        b->Args({1, 16384, 192});
+        b->Args({1, 65536, 192});
+        b->Args({8, 4096, 768});
+        b->UseManualTime()->Unit(benchmark::kMicrosecond);
+    };
+    benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:16", biwkv_tuned<biwkv_config<8, 512, 2>>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:8", biwkv_tuned<biwkv_config<8, 512, 2>>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L16x256x2/S:8", biwkv_tuned<biwkv_config<16, 256, 2>>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L16x512x1/S:16", biwkv_tuned<biwkv_config<16, 512, 1>>, 16)->Apply(tune);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (!vrwkv::cuda_device_available()) {
+        std::fprintf(stderr, "bench_biwkv_cuda: no CUDA device\n");
+        return 0;
+    }
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
