@@ -1,5 +1,8 @@
 # The vrwkv command. GPU subcommands come from gpu_entry.cu when CUDA is
 # built, else from a stub that explains why they are unavailable.
+if(NOT TARGET vrwkv_image)
+  return()
+endif()
 set(VRWKV_CLI_SOURCES
   vrwkv/main.cpp vrwkv/cmd_run.cpp vrwkv/cmd_op.cpp vrwkv/cmd_checkpoint.cpp
   vrwkv/cmd_classify.cpp vrwkv/cmd_demo.cpp)
@@ -16,3 +19,6 @@ if(VRWKV_HAS_CUDA)
   target_link_libraries(vrwkv_cli PRIVATE vrwkv::cuda)
 endif()
 install(TARGETS vrwkv_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The demo's bundled image.
+set_source_files_properties(vrwkv/cmd_demo.cpp PROPERTIES
+  COMPILE_DEFINITIONS "VRWKV_DEMO_IMAGE=\"${PROJECT_SOURCE_DIR}/tests/data/sample_333x500.png\"")

@@ -47,12 +47,12 @@ tensor_archive run_cases(const tensor_archive& a, biwkv_mode mode, int threads, 
     return out;
 }
 
-}  // namespace
-
 tensor_archive run_biwkv_cpu(const tensor_archive& a, biwkv_mode mode, const std::string& dtype, int threads,
                              double* ms) {
     return dtype == "double" ? run_cases<double>(a, mode, threads, ms) : run_cases<float>(a, mode, threads, ms);
 }
+
+}  // namespace
 
 int op_command(const std::vector<std::string>& argv) {
     require(!argv.empty() && argv[0] == "biwkv", "usage: vrwkv op biwkv --input CASES.safetensors --output OUT");

@@ -6,7 +6,7 @@
 
 namespace vrwkv::cli {
 
-std::string gpu_unavailable_reason() { return "this vrwkv build has no CUDA backend (nvcc was not found at build time)"; }
+std::string gpu_unavailable_reason() { return "this vrwkv build has no CUDA backend (built without nvcc or with -DVRWKV_CUDA=OFF)"; }
 
 tensor_archive run_encoder_gpu(const tensor_archive&, const stored_tensor&, const gpu_run_request&, double*) {
     throw error(gpu_unavailable_reason());

@@ -7,6 +7,7 @@
 #include "vrwkv/core/error.hpp"
 #include "vrwkv/core/tensor.hpp"
 #include "vrwkv/cpu.hpp"
+#include "vrwkv/io/checkpoint.hpp"
 #include "vrwkv/io/safetensors.hpp"
 #include "vrwkv/model/configs.hpp"
 #include "vrwkv/model/encoder.hpp"
