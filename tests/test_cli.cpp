@@ -2,6 +2,7 @@
 #include "test_support.hpp"
 
 #include <array>
+#include <fstream>
 #include <cstdio>
 #include <sys/wait.h>
 
@@ -117,4 +118,42 @@ TEST_CASE("bad input gives a clear message and exit code 1") {
     CHECK(r.output.find("no Bi-WKV case") != std::string::npos);
     r = vrwkv_cli("nonsense");
     CHECK(r.code == 2);
+}
+
+TEST_CASE("vrwkv classify reproduces the published pipeline's logits for vrwkv_t") {
+    const std::string pth = vrwkv::testing::shared_fixture("vrwkv_t.pth");
+    const std::string ref = vrwkv::testing::shared_fixture("vrwkv_t.sample.safetensors");
+    if (!vrwkv::testing::file_exists(pth)) {
+        MESSAGE("skipped: " << pth << " not present");
+        return;
+    }
+    const std::string out = scratch("classify.safetensors");
+    const result r = vrwkv_cli("classify --checkpoint " + pth + " --image " + data_path("sample_333x500.png") +
+                               " --topk 3 --output " + out);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find("1. class") != std::string::npos);
+    CHECK(vrwkv::testing::max_abs_diff(load_safetensors(out).get<double>("logits").data(),
+                                       load_safetensors(ref).at("logits_ref")) < 1e-4);
+}
+
+TEST_CASE("vrwkv classify: undecodable images give a clear error and exit code 1") {
+    const std::string garbage = scratch("garbage.png"), truncated = scratch("truncated.png");
+    {
+        std::ofstream(garbage) << "this is not an image";
+        const auto png = read_file_bytes(data_path("sample_333x500.png"));
+        std::ofstream t(truncated, std::ios::binary);
+        t.write(reinterpret_cast<const char*>(png.data()), 5000);
+    }
+    for (const std::string& f : {garbage, truncated}) {
+        const result r = vrwkv_cli("classify --checkpoint " + data_path("vrwkv_mini.safetensors") + " --image " + f);
+        INFO(r.output);
+        CHECK(r.code == 1);
+        CHECK(r.output.find(f) != std::string::npos);
+    }
+    const result batch = vrwkv_cli("classify --checkpoint " + data_path("vrwkv_mini.safetensors") + " --image " +
+                                   data_path("sample_333x500.png") + " --image " + data_path("sample_333x500.png"));
+    INFO(batch.output);
+    CHECK(batch.code == 0);
+    CHECK(batch.output.find("2 image(s)") != std::string::npos);
 }
