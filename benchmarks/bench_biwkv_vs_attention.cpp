@@ -1,0 +1,255 @@
+// Bi-WKV (O(T)) against multi-head softmax attention (O(T^2)) on the CPU, at
+// the same (B, T, C) and storage type, in one run:
+//   biwkv/T:<T>/C:<C>                    exact Bi-WKV (cpu/biwkv.hpp)
+//   attention_materialized/T:<T>/C:<C>   score blocks + softmax + GEMM
+//   attention_fused/T:<T>/C:<C>          streaming online softmax
+// B = max(1, 4096 / T) keeps B*T about constant. Counters: tokens/s (B*T per
+// call), bytes/s (inputs read once + output written once), FLOP/s (attention:
+// 4 B T^2 C). After the runs a table of attention / Bi-WKV time ratios is
+// printed (to stderr when the output format is json).
+// Flags (stripped before Google Benchmark parses the rest):
+//   --dtype=float|half|bf16   storage type (default float)
+//   --threads=N               threads (default: OpenMP's, i.e. all cores)
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "vrwkv/core/tensor.hpp"
+#include "vrwkv/cpu/allocator.hpp"
+#include "vrwkv/cpu/attention.hpp"
+#include "vrwkv/cpu/biwkv.hpp"
+
+namespace {
+
+using vrwkv::index_t;
+
+int g_threads = 0;
+const index_t token_counts[] = {196, 1024, 4096, 16384};
+const index_t channel_counts[] = {192, 768};
+constexpr index_t tokens_per_call = 4096;  // B = max(1, 4096 / T)
+// The ratio this benchmark exists to show (see the final table).
+constexpr index_t ratio_tokens = 4096, ratio_channels = 192;
+
+index_t batch_for(index_t t) { return std::max<index_t>(1, tokens_per_call / t); }
+
+template <class T>
+vrwkv::tensor<T> random_tensor(const vrwkv::shape& s, unsigned seed, double lo, double hi) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> d(lo, hi);
+    vrwkv::tensor<T> t(s);
+    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = vrwkv::convert<T>(d(rng));
+    return t;
+}
+
+void set_counters(benchmark::State& st, index_t b, index_t t, double bytes, double flops) {
+    using benchmark::Counter;
+    st.counters["B"] = static_cast<double>(b);
+    st.counters["tokens/s"] = Counter(static_cast<double>(b * t), Counter::kIsIterationInvariantRate);
+    st.counters["bytes/s"] = Counter(bytes, Counter::kIsIterationInvariantRate);
+    if (flops > 0) st.counters["FLOP/s"] = Counter(flops, Counter::kIsIterationInvariantRate);
+}
+
+template <class T>
+void bench_biwkv(benchmark::State& st, index_t t, index_t c) {
+    using Acc = vrwkv::accumulator_t<T>;
+    const index_t b = batch_for(t);
+    vrwkv::executor<vrwkv::cpu> ex(g_threads);
+    // w is the per-token decay already divided by T, as the spatial mix passes it.
+    auto w = random_tensor<Acc>(vrwkv::shape{c}, 1, 0.5 / static_cast<double>(t), 8.0 / static_cast<double>(t));
+    auto u = random_tensor<Acc>(vrwkv::shape{c}, 2, -1, 1);
+    auto k = random_tensor<T>(vrwkv::shape{b, t, c}, 3, -2, 2), v = random_tensor<T>(vrwkv::shape{b, t, c}, 4, -1, 1);
+    vrwkv::tensor<T> y(vrwkv::shape{b, t, c});
+    for (auto _ : st) {
+        vrwkv::biwkv<T, vrwkv::cpu>(ex, w.view(), u.view(), k.view(), v.view(), y.view());
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    set_counters(st, b, t, 3.0 * static_cast<double>(b * t * c) * sizeof(T), 0);
+}
+
+template <class T>
+void bench_attention(benchmark::State& st, vrwkv::attention_variant variant, index_t t, index_t c) {
+    const index_t b = batch_for(t);
+    vrwkv::executor<vrwkv::cpu> ex(g_threads);
+    const vrwkv::shape s{b, t, c};
+    auto q = random_tensor<T>(s, 5, -1, 1), k = random_tensor<T>(s, 6, -1, 1), v = random_tensor<T>(s, 7, -1, 1);
+    vrwkv::tensor<T> o(s);
+    for (auto _ : st) {
+        vrwkv::attention<T, vrwkv::cpu>(ex, q.view(), k.view(), v.view(), o.view(), variant);
+        benchmark::DoNotOptimize(o.data());
+        benchmark::ClobberMemory();
+    }
+    set_counters(st, b, t, 4.0 * static_cast<double>(b * t * c) * sizeof(T),
+                 4.0 * static_cast<double>(b) * static_cast<double>(t) * static_cast<double>(t) * static_cast<double>(c));
+}
+
+std::string bench_name(const std::string& op, index_t t, index_t c) {
+    return op + "/T:" + std::to_string(t) + "/C:" + std::to_string(c);
+}
+
+template <class T>
+void register_all(const std::string& dtype) {
+    for (index_t c : channel_counts)
+        for (index_t t : token_counts) {
+            benchmark::RegisterBenchmark(bench_name("biwkv", t, c).c_str(), [=](benchmark::State& st) {
+                st.SetLabel(dtype);
+                bench_biwkv<T>(st, t, c);
+            })->Unit(benchmark::kMillisecond)->UseRealTime();
+            for (auto variant : {vrwkv::attention_variant::materialized, vrwkv::attention_variant::fused}) {
+                const std::string op = std::string("attention_") + vrwkv::attention_variant_name(variant);
+                benchmark::RegisterBenchmark(bench_name(op, t, c).c_str(), [=](benchmark::State& st) {
+                    st.SetLabel(dtype);
+                    bench_attention<T>(st, variant, t, c);
+                })->Unit(benchmark::kMillisecond)->UseRealTime();
+            }
+        }
+}
+
+// Forwards to another reporter with names as registered (Google Benchmark
+// appends "/real_time" or "/manual_time"; names stay "op/T:<T>/C:<C>") and
+// keeps each benchmark's seconds per call.
+class collecting_reporter : public benchmark::BenchmarkReporter {
+public:
+    explicit collecting_reporter(std::unique_ptr<benchmark::BenchmarkReporter> inner) : inner_(std::move(inner)) {}
+    bool ReportContext(const Context& context) override { return follow_streams().ReportContext(context); }
+    void ReportRuns(const std::vector<Run>& runs) override {
+        std::vector<Run> renamed = runs;
+        for (Run& r : renamed) {
+            r.run_name.time_type.clear();
+            if (r.run_type != Run::RT_Iteration || r.error_occurred || r.iterations <= 0) continue;
+            // With --benchmark_repetitions: the fastest repetition, least disturbed by other load.
+            const double s = r.real_accumulated_time / static_cast<double>(r.iterations);
+            const auto it = seconds.find(r.benchmark_name());
+            if (it == seconds.end() || s < it->second) seconds[r.benchmark_name()] = s;
+        }
+        follow_streams().ReportRuns(renamed);
+    }
+    void Finalize() override { follow_streams().Finalize(); }
+
+    std::map<std::string, double> seconds;
+
+private:
+    // The library points this reporter at its streams (a --benchmark_out file,
+    // say) through non-virtual setters: pass them on before each report.
+    benchmark::BenchmarkReporter& follow_streams() {
+        inner_->SetOutputStream(&GetOutputStream());
+        inner_->SetErrorStream(&GetErrorStream());
+        return *inner_;
+    }
+
+    std::unique_ptr<benchmark::BenchmarkReporter> inner_;
+};
+
+std::unique_ptr<benchmark::BenchmarkReporter> make_reporter(const std::string& format) {
+    if (format == "json") return std::make_unique<benchmark::JSONReporter>();
+    if (format != "console") throw std::invalid_argument("output format '" + format + "' (expected console or json)");
+    return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_Tabular);
+}
+
+// attention / Bi-WKV time for every (T, C) where both ran.
+void print_ratios(const std::map<std::string, double>& s, std::ostream& out) {
+    out << "\nattention time / Bi-WKV time (same B, T, C, dtype):\n";
+    out << "      T     C   materialized      fused\n";
+    for (index_t c : channel_counts)
+        for (index_t t : token_counts) {
+            const auto base = s.find(bench_name("biwkv", t, c));
+            if (base == s.end()) continue;
+            char line[128];
+            auto ratio = [&](const char* op) {
+                const auto it = s.find(bench_name(op, t, c));
+                return it == s.end() ? -1.0 : it->second / base->second;
+            };
+            std::snprintf(line, sizeof line, "%7lld %5lld %14.1f %10.1f\n", static_cast<long long>(t),
+                          static_cast<long long>(c), ratio("attention_materialized"), ratio("attention_fused"));
+            out << line;
+        }
+    const auto base = s.find(bench_name("biwkv", ratio_tokens, ratio_channels));
+    if (base == s.end()) return;
+    double best = -1;
+    for (const char* op : {"attention_materialized", "attention_fused"}) {
+        const auto it = s.find(bench_name(op, ratio_tokens, ratio_channels));
+        if (it != s.end() && (best < 0 || it->second < best)) best = it->second;
+    }
+    if (best < 0) return;
+    const double ratio = best / base->second;
+    out << "fastest attention / Bi-WKV at T=" << ratio_tokens << ", C=" << ratio_channels << ": " << ratio
+        << (ratio >= 20 ? "  (>= 20, as expected)\n" : "  (BELOW the expected 20: is the machine busy with other work?)\n");
+}
+
+// Removes "--name=value" from argv; returns value or `fallback`.
+std::string take_flag(int& argc, char** argv, const std::string& name, const std::string& fallback) {
+    const std::string prefix = "--" + name + "=";
+    std::string value = fallback;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0)
+            value = argv[i] + prefix.size();
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
+    return value;
+}
+std::string peek_flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
+    const std::string prefix = "--" + name + "=";
+    std::string value = fallback;
+    for (int i = 1; i < argc; ++i)
+        if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) value = argv[i] + prefix.size();
+    return value;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string dtype = take_flag(argc, argv, "dtype", "float");
+    try {
+        g_threads = std::stoi(take_flag(argc, argv, "threads", "0"));
+    } catch (const std::exception&) {
+        std::cerr << "--threads must be an integer\n";
+        return 2;
+    }
+    if (dtype == "float")
+        register_all<float>(dtype);
+    else if (dtype == "half")
+        register_all<vrwkv::half>(dtype);
+    else if (dtype == "bf16")
+        register_all<vrwkv::bfloat16>(dtype);
+    else {
+        std::cerr << "unknown --dtype=" << dtype << " (expected float, half or bf16)\n";
+        return 2;
+    }
+    const std::string format = peek_flag(argc, argv, "benchmark_format", "console");
+    const std::string out_file = peek_flag(argc, argv, "benchmark_out", "");
+    const std::string out_format = peek_flag(argc, argv, "benchmark_out_format", "json");
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::AddCustomContext("dtype", dtype);
+    std::size_t ran = 0;
+    std::map<std::string, double> seconds;
+    try {
+        collecting_reporter reporter(make_reporter(format));
+        if (out_file.empty()) {
+            ran = benchmark::RunSpecifiedBenchmarks(&reporter);
+        } else {
+            collecting_reporter file_reporter(make_reporter(out_format));
+            ran = benchmark::RunSpecifiedBenchmarks(&reporter, &file_reporter);
+        }
+        seconds = reporter.seconds;
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "unsupported " << e.what() << "\n";
+        return 2;
+    }
+    benchmark::Shutdown();
+    if (ran == 0) return 1;  // a filter that matches nothing is a mistake (the library said so)
+    print_ratios(seconds, format == "console" ? std::cout : std::cerr);
+    return 0;
+}
