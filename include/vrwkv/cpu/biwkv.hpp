@@ -20,10 +20,14 @@ namespace vrwkv {
 namespace cpu_detail {
 
 // Channels handled together by one task: wide enough for vector loads,
-// narrow enough that the per-token scratch (3 * T * width) stays bounded.
-inline index_t biwkv_block_width(index_t tokens) {
+// narrow enough that the per-token scratch (3 * T * width) stays bounded and
+// that every thread gets at least two tasks (batch 1 at C = 192 would
+// otherwise give 3 tasks to 2 threads).
+inline index_t biwkv_block_width(const biwkv_params& p, int threads) {
     index_t width = 64;
-    while (width > 8 && tokens * width > (index_t{1} << 22)) width /= 2;
+    while (width > 8 && p.tokens * width > (index_t{1} << 22)) width /= 2;
+    auto tasks = [&](index_t w) { return p.batch * ((p.channels + w - 1) / w); };
+    while (width > 16 && tasks(width) < 2 * threads) width /= 2;
     return width;
 }
 
@@ -172,7 +176,7 @@ struct biwkv_impl<cpu> {
             }
             return;
         }
-        const index_t width = cpu_detail::biwkv_block_width(p.tokens);
+        const index_t width = cpu_detail::biwkv_block_width(p, ex.threads());
         const index_t blocks_per_row = (p.channels + width - 1) / width;
         const index_t tasks = p.batch * blocks_per_row;
 #pragma omp parallel num_threads(ex.threads())
