@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "vrwkv/cuda.cuh"
+#include "vrwkv/core/dtype.hpp"
 #include "vrwkv/cuda/biwkv.cuh"
+#include "vrwkv/cuda/error.cuh"
+#include "vrwkv/cuda/executor.cuh"
 
 namespace {
 
@@ -203,8 +205,9 @@ void register_all() {
     benchmark::RegisterBenchmark("biwkv/exact/float", biwkv_op<float>, biwkv_mode::exact)->Apply(shapes);
     benchmark::RegisterBenchmark("biwkv/exact/bf16", biwkv_op<vrwkv::bfloat16>, biwkv_mode::exact)->Apply(shapes);
     benchmark::RegisterBenchmark("biwkv/compat/float", biwkv_op<float>, biwkv_mode::compat)->Apply(shapes);
-    // Launch configurations (L tokens per thread, threads, blocks per SM) for
-    // the multi-tile shapes, and the multi-tile path forced at T = 196.
+    // Launch configurations (L tokens per thread x threads per block x blocks
+    // per SM): the defaults are L16x512x1 for one tile (T <= 256) and
+    // L16x256x3 beyond; those with 128-token tiles run T = 196 as two tiles.
     using namespace vrwkv::cuda_detail;
     auto tune = [](benchmark::internal::Benchmark* b) {
         b->ArgNames({"B", "T", "C"});
@@ -214,10 +217,11 @@ void register_all() {
         b->Args({8, 4096, 768});
         b->UseManualTime()->Unit(benchmark::kMicrosecond);
     };
-    benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:16", biwkv_tuned<biwkv_config<8, 512, 2>>, 16)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:8", biwkv_tuned<biwkv_config<8, 512, 2>>, 8)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L16x256x2/S:8", biwkv_tuned<biwkv_config<16, 256, 2>>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L16x512x2/S:16", biwkv_tuned<biwkv_config<16, 512, 2>>, 16)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_config/L16x512x1/S:16", biwkv_tuned<biwkv_config<16, 512, 1>>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L16x256x3/S:8", biwkv_tuned<biwkv_config<16, 256, 3>>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L16x256x4/S:8", biwkv_tuned<biwkv_config<16, 256, 4>>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:16", biwkv_tuned<biwkv_config<8, 512, 2>>, 16)->Apply(tune);
 }
 
 }  // namespace

@@ -1,0 +1,367 @@
+// Bi-WKV on CUDA against the fixtures and against a double-precision host
+// scan (written here: the CPU backend pulls Eigen, which must not reach nvcc).
+#include "test_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "vrwkv/core/tensor.hpp"
+#include "vrwkv/cuda/biwkv.cuh"
+#include "vrwkv/cuda/copy.cuh"
+#include "vrwkv/cuda/error.cuh"
+#include "vrwkv/cuda/executor.cuh"
+
+using namespace vrwkv;
+using vrwkv::testing::data_path;
+
+namespace {
+
+const char* const case_names[] = {"t196_c192", "t1024_c64", "t50_c32", "t7_c40", "t1_c32", "t196_c64_bigk"};
+
+const tensor_archive& cases() {
+    static const tensor_archive a = load_safetensors(data_path("biwkv_cases.safetensors"));
+    return a;
+}
+
+executor<cuda>& gpu() {
+    static executor<cuda> ex;
+    return ex;
+}
+
+// Host inputs in double plus their dims.
+struct problem {
+    index_t B = 0, T = 0, C = 0;
+    std::vector<double> w, u, k, v;
+};
+
+template <class T>
+tensor<T> host_tensor(const std::vector<double>& x, const shape& s) {
+    tensor<T> t(s);
+    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = convert<T>(x[static_cast<std::size_t>(i)]);
+    return t;
+}
+
+template <class T>
+std::vector<double> rounded(const std::vector<double>& x) {
+    std::vector<double> r(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) r[i] = convert<double>(convert<T>(x[i]));
+    return r;
+}
+
+// Runs the GPU op on storage type T (accumulator accumulator_t<T>); y is
+// poisoned with NaN first so unwritten elements show up. With a launch
+// configuration, runs that one with `subchunks` sub-chunks per tile.
+template <class T, class Config = void>
+std::vector<double> run_gpu(const problem& pb, biwkv_mode mode, int subchunks = 0) {
+    using Acc = accumulator_t<T>;
+    executor<cuda>& ex = gpu();
+    const shape s3{pb.B, pb.T, pb.C};
+    auto w = to_device<Acc>(ex, host_tensor<Acc>(pb.w, shape{pb.C}).view());
+    auto u = to_device<Acc>(ex, host_tensor<Acc>(pb.u, shape{pb.C}).view());
+    auto k = to_device<T>(ex, host_tensor<T>(pb.k, s3).view());
+    auto v = to_device<T>(ex, host_tensor<T>(pb.v, s3).view());
+    tensor<T> poison(s3);
+    for (index_t i = 0; i < poison.numel(); ++i) poison.data()[i] = convert<T>(std::numeric_limits<double>::quiet_NaN());
+    auto y = to_device<T>(ex, poison.view());
+    if constexpr (std::is_void_v<Config>) {
+        biwkv<T, cuda>(ex, w.view(), u.view(), k.view(), v.view(), y.view(), mode);
+    } else {
+        const biwkv_params p{pb.B, pb.T, pb.C, mode};
+        if (mode == biwkv_mode::compat)
+            cuda_detail::biwkv_launch<Config, true>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
+                                                    subchunks);
+        else
+            cuda_detail::biwkv_launch<Config, false>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
+                                                     subchunks);
+    }
+    auto out = to_host<T>(ex, y.view());
+    std::vector<double> r(static_cast<std::size_t>(out.numel()));
+    for (index_t i = 0; i < out.numel(); ++i) r[static_cast<std::size_t>(i)] = convert<double>(out.data()[i]);
+    return r;
+}
+
+// Exact Bi-WKV in double, O(T) per channel: forward and backward sums in
+// log-sum-exp form with the exponent recomputed from its anchor token.
+std::vector<double> host_exact(const problem& pb) {
+    std::vector<double> y(pb.k.size());
+    const index_t T = pb.T, C = pb.C;
+    std::vector<double> gn(static_cast<std::size_t>(T)), gd(gn.size()), ge(gn.size());
+    for (index_t b = 0; b < pb.B; ++b)
+        for (index_t c = 0; c < C; ++c) {
+            const double w = pb.w[c], u = pb.u[c];
+            auto K = [&](index_t t) { return pb.k[static_cast<std::size_t>((b * T + t) * C + c)]; };
+            auto V = [&](index_t t) { return pb.v[static_cast<std::size_t>((b * T + t) * C + c)]; };
+            // (n, d) * e^{ka - (|t - a| - 1) w} seen from t
+            double n = 0, d = 0, ka = -INFINITY;
+            index_t a = 0;
+            auto absorb = [&](double e_tok, double e_state, double x, index_t t) {
+                if (e_tok >= e_state) {
+                    const double f = std::exp(e_state - e_tok);
+                    n = n * f + x, d = d * f + 1, ka = K(t), a = t;
+                } else {
+                    const double f = std::exp(e_tok - e_state);
+                    n += f * x, d += f;
+                }
+            };
+            for (index_t t = T - 1; t >= 0; --t) {
+                gn[t] = n, gd[t] = d, ge[t] = ka - static_cast<double>(a - t - 1) * w;
+                absorb(K(t), ka - static_cast<double>(a - t) * w, V(t), t);
+            }
+            n = d = 0, ka = -INFINITY, a = 0;
+            for (index_t t = 0; t < T; ++t) {
+                const double fe = ka - static_cast<double>(t - 1 - a) * w, se = u + K(t);
+                const double top = std::max({fe, ge[t], se});
+                const double ef = std::exp(fe - top), eg = std::exp(ge[t] - top), es = std::exp(se - top);
+                y[static_cast<std::size_t>((b * T + t) * C + c)] =
+                    (n * ef + gn[t] * eg + V(t) * es) / (d * ef + gd[t] * eg + es);
+                absorb(K(t), fe - w, V(t), t);
+            }
+        }
+    return y;
+}
+
+// SPEC 5.1 as written (the published recurrence), in double with the
+// channel's max k factored out. Fine for moderate k.
+std::vector<double> host_compat(const problem& pb) {
+    std::vector<double> y(pb.k.size());
+    const index_t T = pb.T, C = pb.C, chunks = biwkv_compat_chunks, L = (T + chunks - 1) / chunks;
+    for (index_t bb = 0; bb < pb.B; ++bb)
+        for (index_t c = 0; c < C; ++c) {
+            const double w = pb.w[c], u = pb.u[c];
+            auto K = [&](index_t t) { return pb.k[static_cast<std::size_t>((bb * T + t) * C + c)]; };
+            auto V = [&](index_t t) { return pb.v[static_cast<std::size_t>((bb * T + t) * C + c)]; };
+            double shift = -INFINITY;
+            for (index_t t = 0; t < T; ++t) shift = std::max(shift, K(t));
+            auto ek = [&](index_t t) { return std::exp(K(t) - shift); };
+            std::vector<double> A(chunks), Bs(chunks), Cs(chunks), D(chunks);
+            for (index_t j = 0; j < chunks; ++j) {
+                const index_t t0 = j * L, n = std::min(T - t0, L);
+                for (index_t i = t0; i < t0 + n; ++i) {
+                    const double fwd = ek(i) * std::exp(-w * static_cast<double>(i - t0));
+                    const double bwd = ek(i) * std::exp(-w * static_cast<double>(t0 + n - i));
+                    Cs[j] += fwd * V(i), D[j] += fwd, A[j] += bwd * V(i), Bs[j] += bwd;
+                }
+            }
+            for (index_t j = 0; j < chunks; ++j) {
+                const index_t t0 = j * L, n = std::min(T - t0, L);
+                if (n <= 0) continue;
+                double a = 0, b = 0, cc = 0, d = 0;
+                for (index_t m = 0; m < j; ++m) {
+                    const double f = std::exp(-w * static_cast<double>((j - m - 1) * L));
+                    a += A[m] * f, b += Bs[m] * f;
+                }
+                for (index_t m = j; m < chunks; ++m) {
+                    const double f = std::exp(-w * static_cast<double>((m - j) * L));
+                    cc += Cs[m] * f, d += D[m] * f;
+                }
+                cc -= ek(t0) * V(t0), d -= ek(t0);
+                for (index_t t = t0; t < t0 + n; ++t) {
+                    const double eu = std::exp(u + K(t) - shift);
+                    y[static_cast<std::size_t>((bb * T + t) * C + c)] = (cc + a + eu * V(t)) / (d + b + eu);
+                    a = std::exp(-w) * a + ek(t) * V(t), b = std::exp(-w) * b + ek(t);
+                    const index_t t2 = (t + 1) % T;
+                    const double e2 = ek(t2) * std::exp(w);
+                    cc = std::exp(w) * cc - e2 * V(t2), d = std::exp(w) * d - e2;
+                }
+            }
+        }
+    return y;
+}
+
+double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
+    return vrwkv::testing::max_abs_diff(a.data(), b.data(), static_cast<index_t>(a.size()));
+}
+
+problem from_case(const std::string& name) {
+    const tensor_archive& a = cases();
+    problem pb;
+    const stored_tensor& k = a.at(name + ".k");
+    pb.B = k.extents.at(0), pb.T = k.extents.at(1), pb.C = k.extents.at(2);
+    auto all = [&](const std::string& key) {
+        const stored_tensor& s = a.at(name + "." + key);
+        std::vector<double> x(static_cast<std::size_t>(s.numel()));
+        for (index_t i = 0; i < s.numel(); ++i) x[static_cast<std::size_t>(i)] = s.element(i);
+        return x;
+    };
+    pb.w = all("w"), pb.u = all("u"), pb.k = all("k"), pb.v = all("v");
+    return pb;
+}
+
+problem random_problem(std::mt19937& rng, index_t B, index_t T, index_t C, double kscale, double wT,
+                       double uscale = 3) {
+    std::uniform_real_distribution<double> unit(-1, 1);
+    problem pb;
+    pb.B = B, pb.T = T, pb.C = C;
+    pb.w.resize(static_cast<std::size_t>(C)), pb.u.resize(pb.w.size());
+    for (index_t c = 0; c < C; ++c) {
+        pb.w[c] = wT * unit(rng) / static_cast<double>(T);
+        pb.u[c] = uscale * unit(rng);
+    }
+    // the extreme channels: |w T| exactly at the bound, both signs
+    if (C >= 2) pb.w[0] = wT / static_cast<double>(T), pb.w[1] = -wT / static_cast<double>(T);
+    const std::size_t n = static_cast<std::size_t>(B * T * C);
+    pb.k.resize(n), pb.v.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        pb.k[i] = std::max(-60.0, std::min(60.0, kscale * unit(rng)));
+        pb.v[i] = unit(rng);
+    }
+    return pb;
+}
+
+// The same problem with inputs rounded to T (and w, u to its accumulator).
+template <class T>
+problem rounded_problem(const problem& pb) {
+    problem r = pb;
+    r.w = rounded<accumulator_t<T>>(pb.w), r.u = rounded<accumulator_t<T>>(pb.u);
+    r.k = rounded<T>(pb.k), r.v = rounded<T>(pb.v);
+    return r;
+}
+
+// False (with a message) when no GPU is present: the test then skips.
+bool have_device() {
+    if (cuda_device_available()) return true;
+    MESSAGE("no CUDA device: the CUDA Bi-WKV tests are skipped");
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("CUDA Bi-WKV matches the fixtures: exact and compat, float and double") {
+    if (!have_device()) return;
+    const tensor_archive& a = cases();
+    for (const char* name : case_names) {
+        CAPTURE(name);
+        const problem pb = from_case(name);
+        const stored_tensor& y_ref = a.at(std::string(name) + ".y_ref");
+        const stored_tensor& y_compat = a.at(std::string(name) + ".y_official_v1_math");
+        std::vector<double> ref(pb.k.size()), cref(pb.k.size());
+        for (std::size_t i = 0; i < ref.size(); ++i)
+            ref[i] = y_ref.element(static_cast<index_t>(i)), cref[i] = y_compat.element(static_cast<index_t>(i));
+        CHECK(max_diff(run_gpu<float>(pb, biwkv_mode::exact), ref) < 1e-4);
+        CHECK(max_diff(run_gpu<float>(pb, biwkv_mode::compat), cref) < 1e-4);
+        CHECK(max_diff(run_gpu<double>(pb, biwkv_mode::exact), ref) < 1e-9);
+        CHECK(max_diff(run_gpu<double>(pb, biwkv_mode::compat), cref) < 1e-9);
+        // 16-bit storage: the inputs' rounding moves y by up to ~1e-2
+        CHECK(max_diff(run_gpu<bfloat16>(pb, biwkv_mode::exact), ref) < 5e-2);
+        CHECK(max_diff(run_gpu<vrwkv::half>(pb, biwkv_mode::exact), ref) < 1e-2);
+        CHECK(max_diff(run_gpu<bfloat16>(pb, biwkv_mode::compat), cref) < 5e-2);
+    }
+}
+
+TEST_CASE("CUDA Bi-WKV compat differs from exact where the published kernel does") {
+    if (!have_device()) return;
+    const problem pb = from_case("t50_c32");
+    CHECK(max_diff(run_gpu<float>(pb, biwkv_mode::compat), run_gpu<float>(pb, biwkv_mode::exact)) > 1e-3);
+}
+
+TEST_CASE("CUDA Bi-WKV equals the host scan on random shapes, extreme k and w, long T") {
+    if (!have_device()) return;
+    std::mt19937 rng(20240611);
+    struct dims {
+        index_t B, T, C;
+        double kscale, wT, uscale = 3;
+    };
+    // the last two leave the fast path's range (|w| per sub-chunk, |u|) on
+    // some channels: the anchored path then runs beside it
+    const dims shapes[] = {
+        {1, 1, 1, 1, 0},        {3, 2, 5, 1, 1},         {2, 17, 300, 20, -20},  {1, 2000, 3, 60, 20},
+        {2, 333, 65, 30, -20},  {1, 1024, 129, 60, 20},  {4, 64, 7, 5, 0.5},     {2, 1999, 1, 60, -20},
+        {3, 256, 33, 60, 20},   {3, 257, 33, 60, -20},   {2, 4097, 40, 60, 20},  {1, 1 << 20, 3, 60, 20},
+        {1, (1 << 20) + 77, 2, 60, -20},
+        {2, 300, 37, 30, 300, 60},  {1, 50, 5, 10, -100, 3},
+    };
+    for (const dims& d : shapes) {
+        CAPTURE(d.B);
+        CAPTURE(d.T);
+        CAPTURE(d.C);
+        const problem pb = random_problem(rng, d.B, d.T, d.C, d.kscale, d.wT, d.uscale);
+        // references on the rounded inputs isolate the kernel's own error
+        const problem pf = rounded_problem<float>(pb);
+        const double err_f = max_diff(run_gpu<float>(pf, biwkv_mode::exact), host_exact(pf));
+        MESSAGE("float exact max error " << err_f);
+        CHECK(err_f < 5e-5);
+        if (d.T <= 5000) CHECK(max_diff(run_gpu<double>(pb, biwkv_mode::exact), host_exact(pb)) < 1e-9);
+        if (d.T <= 5000) {
+            const problem pbf = rounded_problem<bfloat16>(pb);
+            CHECK(max_diff(run_gpu<bfloat16>(pbf, biwkv_mode::exact), host_exact(pbf)) < 1e-2);
+            const problem phf = rounded_problem<vrwkv::half>(pb);
+            // half cannot hold e^{|k|} but only k itself is stored
+            CHECK(max_diff(run_gpu<vrwkv::half>(phf, biwkv_mode::exact), host_exact(phf)) < 2e-3);
+        }
+    }
+}
+
+TEST_CASE("CUDA Bi-WKV compat equals the published recurrence on random shapes") {
+    if (!have_device()) return;
+    std::mt19937 rng(77);
+    struct dims {
+        index_t B, T, C;
+        double wT, uscale = 3;
+    };
+    // (the last two take the anchored path on their channels with large |u|;
+    // compat is ill-conditioned for |w| of order 1, so w stays moderate)
+    const dims shapes[] = {{1, 1, 3, 2},       {2, 33, 5, -20},   {3, 196, 40, 20},   {1, 257, 33, -5},
+                           {2, 5000, 7, 20},   {1, 4097, 3, -20}, {1, 1 << 20, 2, 20}, {2, 300, 37, 20, 60},
+                           {1, 50, 5, -20, 60}};
+    for (const dims& d : shapes) {
+        CAPTURE(d.T);
+        CAPTURE(d.C);
+        // moderate k: the published recurrence subtracts and loses digits for extreme k
+        const problem pb = random_problem(rng, d.B, d.T, d.C, 4, d.wT, d.uscale);
+        const problem pf = rounded_problem<float>(pb);
+        const double err = max_diff(run_gpu<float>(pf, biwkv_mode::compat), host_compat(pf));
+        MESSAGE("float compat max error " << err);
+        CHECK(err < 1e-4);
+        if (d.T <= 5000) CHECK(max_diff(run_gpu<double>(pb, biwkv_mode::compat), host_compat(pb)) < 1e-9);
+    }
+}
+
+// One launch configuration on one tile size (S sub-chunks per tile).
+template <class Config>
+void check_config(const problem& pf, const problem& pc, const std::vector<double>& ref,
+                  const std::vector<double>& cref, int s) {
+    CAPTURE(Config::len);
+    CAPTURE(Config::max_subchunks);
+    CAPTURE(s);
+    CHECK(max_diff(run_gpu<float, Config>(pf, biwkv_mode::exact, s), ref) < 5e-5);
+    CHECK(max_diff(run_gpu<float, Config>(pc, biwkv_mode::compat, s), cref) < 1e-4);
+}
+
+TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch configuration") {
+    if (!have_device()) return;
+    std::mt19937 rng(5);
+    const problem pb = random_problem(rng, 2, 3001, 37, 30, 15);
+    const problem pf = rounded_problem<float>(pb);
+    const problem pc = rounded_problem<float>(random_problem(rng, 2, 3001, 37, 4, 15));
+    const std::vector<double> ref = host_exact(pf), cref = host_compat(pc), dref = host_exact(pb);
+    using multi = cuda_detail::biwkv_configs<float>::multi_tile;
+    for (int s : {1, 2, 3, multi::max_subchunks}) check_config<multi>(pf, pc, ref, cref, s);
+    // the configurations the benchmark compares
+    using cuda_detail::biwkv_config;
+    check_config<biwkv_config<16, 512, 1>>(pf, pc, ref, cref, 16);
+    check_config<biwkv_config<16, 512, 2>>(pf, pc, ref, cref, 16);
+    check_config<biwkv_config<16, 256, 4>>(pf, pc, ref, cref, 8);
+    check_config<biwkv_config<8, 512, 2>>(pf, pc, ref, cref, 16);
+    using dmulti = cuda_detail::biwkv_configs<double>::multi_tile;
+    for (int s : {1, 5, dmulti::max_subchunks})
+        CHECK(max_diff(run_gpu<double, dmulti>(pb, biwkv_mode::exact, s), dref) < 1e-9);
+    // one tile covering T = 196 and 256 with these configurations too
+    const problem small = rounded_problem<float>(random_problem(rng, 3, 196, 40, 30, 15));
+    const problem smallc = rounded_problem<float>(random_problem(rng, 3, 196, 40, 4, 15));
+    const std::vector<double> sref = host_exact(small), scref = host_compat(smallc);
+    check_config<biwkv_config<16, 512, 1>>(small, smallc, sref, scref, 0);
+    check_config<biwkv_config<16, 512, 2>>(small, smallc, sref, scref, 0);
+}
+
+TEST_CASE("CUDA Bi-WKV reports shape errors") {
+    if (!have_device()) return;
+    executor<cuda>& ex = gpu();
+    tensor<float, cuda> w(shape{4}), u(shape{3}), k(shape{1, 5, 4}), v(shape{1, 5, 4}), y(shape{1, 5, 4});
+    CHECK_THROWS_WITH_AS((biwkv<float, cuda>(ex, w.view(), u.view(), k.view(), v.view(), y.view())),
+                         doctest::Contains("biwkv: u has shape (3,), expected (4,)"), error);
+}
