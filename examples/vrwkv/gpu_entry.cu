@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "vrwkv/cuda.cuh"
+#include "vrwkv/cuda/timer.cuh"
 
 namespace vrwkv::cli {
 
@@ -31,18 +32,8 @@ tensor_archive encoder_on_gpu(const tensor_archive& checkpoint, const stored_ten
     for (index_t i = req.all_layers ? 0 : enc.config().depth - 1; i < enc.config().depth; ++i) indices.push_back(i);
     fo.out_indices = indices;
     enc.forward(ex, images.view(), fo);  // warm-up: first-call allocations and caches
-    cudaEvent_t start, stop;
-    cuda_check(cudaEventCreate(&start), "cudaEventCreate");
-    cuda_check(cudaEventCreate(&stop), "cudaEventCreate");
-    cuda_check(cudaEventRecord(start, ex.stream()), "cudaEventRecord");
-    auto out = enc.forward(ex, images.view(), fo);
-    cuda_check(cudaEventRecord(stop, ex.stream()), "cudaEventRecord");
-    cuda_check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float elapsed = 0;
-    cuda_check(cudaEventElapsedTime(&elapsed, start, stop), "cudaEventElapsedTime");
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    *ms = elapsed;
+    encoder_output<T, cuda> out;
+    *ms = stream_timer().milliseconds(ex, [&] { out = enc.forward(ex, images.view(), fo); });
 
     auto as_float = [&](const tensor<T, cuda>& t) {
         tensor<T, cpu> host = to_host<T>(ex, t.view());
@@ -63,6 +54,7 @@ template <class T>
 tensor_archive biwkv_on_gpu(const tensor_archive& cases, biwkv_mode mode, double* ms) {
     using Acc = accumulator_t<T>;
     executor<cuda> ex;
+    stream_timer timer;
     tensor_archive out;
     double total = 0;
     for (const auto& [name, t] : cases.tensors) {
@@ -72,18 +64,7 @@ tensor_archive biwkv_on_gpu(const tensor_archive& cases, biwkv_mode mode, double
         auto w = to_backend(ex, cases.get<Acc>(p + ".w")), u = to_backend(ex, cases.get<Acc>(p + ".u"));
         auto k = to_backend(ex, cases.get<T>(p + ".k")), v = to_backend(ex, cases.get<T>(p + ".v"));
         tensor<T, cuda> y(k.dims());
-        cudaEvent_t start, stop;
-        cuda_check(cudaEventCreate(&start), "cudaEventCreate");
-        cuda_check(cudaEventCreate(&stop), "cudaEventCreate");
-        cuda_check(cudaEventRecord(start, ex.stream()), "cudaEventRecord");
-        biwkv<T, cuda>(ex, w.view(), u.view(), k.view(), v.view(), y.view(), mode);
-        cuda_check(cudaEventRecord(stop, ex.stream()), "cudaEventRecord");
-        cuda_check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-        float elapsed = 0;
-        cuda_check(cudaEventElapsedTime(&elapsed, start, stop), "cudaEventElapsedTime");
-        cudaEventDestroy(start);
-        cudaEventDestroy(stop);
-        total += elapsed;
+        total += timer.milliseconds(ex, [&] { biwkv<T, cuda>(ex, w.view(), u.view(), k.view(), v.view(), y.view(), mode); });
         tensor<T, cpu> host = to_host<T>(ex, y.view());
         tensor<float, cpu> f(host.dims());
         for (index_t i = 0; i < f.numel(); ++i) f.data()[i] = convert<float>(host.data()[i]);
