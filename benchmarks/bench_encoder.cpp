@@ -84,16 +84,4 @@ BENCHMARK(vit_forward<vrwkv_s>)->Name("vit_s")->Arg(224)->Arg(512)->Unit(benchma
 BENCHMARK(vrwkv_forward<vrwkv_b>)->Name("vrwkv_b")->Arg(224)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vit_forward<vrwkv_b>)->Name("vit_b")->Arg(224)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-int main(int argc, char** argv) {
-    int kept = 1;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--threads=", 10) == 0) g_threads = std::stoi(argv[i] + 10);
-        else argv[kept++] = argv[i];
-    }
-    argc = kept;
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
-}
+int main(int argc, char** argv) { return vrwkv::bench::run_benchmarks(argc, argv, g_threads); }

@@ -58,17 +58,4 @@ BENCHMARK(gemm_196x192x768)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(encoder_forward<vrwkv::configs::vrwkv_t>)->Name("vrwkv_t")->Args({224, 1})->Args({512, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(encoder_forward<vrwkv::configs::vrwkv6_t>)->Name("vrwkv6_t")->Args({224, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-int main(int argc, char** argv) {
-    int kept = 1;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--threads=", 10) == 0) g_threads = std::stoi(argv[i] + 10);
-        else argv[kept++] = argv[i];
-    }
-    argc = kept;
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    std::cerr << "threads: " << g_threads << "\n";
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
-}
+int main(int argc, char** argv) { return vrwkv::bench::run_benchmarks(argc, argv, g_threads); }

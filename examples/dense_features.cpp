@@ -2,11 +2,11 @@
 // at 2048 x 2048: 16,384 tokens, where Bi-WKV's O(T) cost matters.
 //   example_dense_features [checkpoint.pth|.safetensors] [size]
 // Without a checkpoint it uses a seeded VRWKV-T with random weights.
+#include <vrwkv/model/random_checkpoint.hpp>
 #include <vrwkv/vrwkv.hpp>
 
 #include <chrono>
 #include <iostream>
-#include <random>
 #include <string>
 
 int main(int argc, char** argv) {
@@ -17,34 +17,21 @@ int main(int argc, char** argv) {
         vrwkv::load_options options;
         options.out_indices = std::vector<vrwkv::index_t>{2, 5, 8, 11};
 
-        std::unique_ptr<vrwkv::encoder<float, vrwkv::cpu>> enc;
+        vrwkv::tensor_archive checkpoint;
         if (argc > 1 && std::string(argv[1]).size() > 0) {
-            enc = std::make_unique<vrwkv::encoder<float, vrwkv::cpu>>(
-                vrwkv::encoder<float, vrwkv::cpu>::from_archive(ex, vrwkv::load_checkpoint(argv[1]), options));
+            checkpoint = vrwkv::load_checkpoint(argv[1]);
         } else {
-            vrwkv::model_config c = vrwkv::make_config<vrwkv::configs::vrwkv_t>();
-            c.out_indices = *options.out_indices;
-            std::mt19937 rng(0);
-            std::normal_distribution<float> normal(0.0f, 0.02f);
-            vrwkv::encoder_weights<float, vrwkv::cpu> w;
-            w.blocks.resize(static_cast<std::size_t>(c.depth));
-            w.visit([&](vrwkv::tensor<float>& t, const std::string&, const vrwkv::shape& s) {
-                t = vrwkv::tensor<float>(s);
-                for (vrwkv::index_t i = 0; i < t.numel(); ++i) t.data()[i] = normal(rng);
-            }, c);
-            w.pos_embed = vrwkv::tensor<float>(vrwkv::shape{c.train_grid() * c.train_grid(), c.embed_dims});
-            for (vrwkv::index_t i = 0; i < w.pos_embed.numel(); ++i) w.pos_embed.data()[i] = normal(rng);
-            for (auto& b : w.blocks) b.att.decay.assign(192, -1.0), b.att.first.assign(192, 0.5);
-            enc = std::make_unique<vrwkv::encoder<float, vrwkv::cpu>>(c, std::move(w));
+            checkpoint = vrwkv::random_checkpoint(vrwkv::make_config<vrwkv::configs::vrwkv_t>(), 0);
             std::cout << "no checkpoint given: seeded VRWKV-T with random weights\n";
         }
+        auto enc = vrwkv::encoder<float, vrwkv::cpu>::from_archive(ex, checkpoint, options);
         vrwkv::tensor<float> image(vrwkv::shape{1, 3, size, size});
         for (vrwkv::index_t i = 0; i < image.numel(); ++i) image.data()[i] = static_cast<float>(i % 97) / 97.0f;
 
         vrwkv::forward_options fo;
         fo.logits = false;  // backbone only
         const auto start = std::chrono::steady_clock::now();
-        auto out = enc->forward(ex, image.view(), fo);
+        auto out = enc.forward(ex, image.view(), fo);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::cout << size << "x" << size << " image, " << out.grid.tokens() << " tokens, " << s << " s\n";
         for (std::size_t i = 0; i < out.features.size(); ++i)

@@ -258,3 +258,22 @@ TEST_CASE("every published layout round-trips through a checkpoint and runs") {
         CHECK(finite);
     }
 }
+
+TEST_CASE("forward into a reused output equals a fresh forward, across sizes") {
+    executor<cpu> ex(2);
+    auto enc = encoder<float, cpu>::from_archive(ex, load_safetensors(data_path("vrwkv_mini.safetensors")));
+    encoder_output<float, cpu> reused;
+    forward_options opt;
+    for (const shape& s : {shape{2, 3, 64, 64}, shape{1, 3, 33, 90}, shape{2, 3, 64, 64}}) {
+        const tensor<float> img = random_tensor<float>(s);
+        enc.forward(ex, img.view(), opt, reused);
+        auto fresh = enc.forward(ex, img.view(), opt);
+        REQUIRE(reused.features.size() == fresh.features.size());
+        for (std::size_t i = 0; i < fresh.features.size(); ++i) {
+            REQUIRE(reused.features[i].dims() == fresh.features[i].dims());
+            CHECK(vrwkv::testing::max_abs_diff(reused.features[i].data(), fresh.features[i].data(),
+                                               fresh.features[i].numel()) == 0);
+        }
+        CHECK(vrwkv::testing::max_abs_diff(reused.logits.data(), fresh.logits.data(), fresh.logits.numel()) == 0);
+    }
+}

@@ -83,6 +83,15 @@ public:
     // images: (B, in_channels, H, W), any H, W >= 1.
     encoder_output<T, Backend> forward(executor<Backend>& ex, tensor_view<const T, Backend> images,
                                        const forward_options& options = {}) {
+        encoder_output<T, Backend> out;
+        forward(ex, images, options, out);
+        return out;
+    }
+
+    // The same, writing into `out`: its tensors keep their allocations when the
+    // shapes repeat, so a loop over batches allocates nothing after the first.
+    void forward(executor<Backend>& ex, tensor_view<const T, Backend> images, const forward_options& options,
+                 encoder_output<T, Backend>& out) {
         require(images.rank() == 4 && images.size(1) == config_.in_channels,
                 "encoder input has shape " + images.dims().str() + ", expected (B, " +
                     std::to_string(config_.in_channels) + ", H, W)");
@@ -95,34 +104,38 @@ public:
             require(i >= 0 && i < config_.depth, "requested output of block " + std::to_string(i) +
                                                      ", the model has " + std::to_string(config_.depth));
 
-        // Patch embedding + position embedding.
-        ws_.patches.resize(shape{B, T_, config_.in_channels * P * P});
-        im2col<T, Backend>(ex, images, P, ws_.patches.view());
+        // Patch embedding + position embedding. The patches live in the channel
+        // mix's hidden buffer (both are (B, T, 768) for VRWKV-T), which is free here.
+        tensor<T, Backend>& patches = ws_.hidden;
+        patches.resize(shape{B, T_, config_.in_channels * P * P});
+        im2col<T, Backend>(ex, images, P, patches.view());
         ws_.x.resize(shape{B, T_, C});
-        linear<T, Backend>(ex, ws_.patches.view(), weights_.patch_weight.view(), weights_.patch_bias.data(),
-                           ws_.x.view());
+        linear<T, Backend>(ex, patches.view(), weights_.patch_weight.view(), weights_.patch_bias.data(), ws_.x.view());
         broadcast_add<T, Backend>(ex, ws_.x.view(), position_embedding(ex, grid).view());
 
-        encoder_output<T, Backend> out;
         out.grid = grid;
+        out.indices.clear();
+        out.features.resize(wanted.size());
+        std::size_t next = 0;
         for (index_t i = 0; i < config_.depth; ++i) {
             run_block(ex, i, B, grid);
             if (i == config_.depth - 1 && config_.final_norm) norm_in_place(ex, weights_.final_norm, ws_.x);
             for (index_t want : wanted)
                 if (want == i) {
-                    tensor<T, Backend> fmap(shape{B, C, grid.height, grid.width});
+                    tensor<T, Backend>& fmap = out.features[next++];
+                    fmap.resize(shape{B, C, grid.height, grid.width});
                     to_channels_first<T, Backend>(ex, ws_.x.view(), fmap.view());
                     out.indices.push_back(i);
-                    out.features.push_back(std::move(fmap));
                 }
         }
-        if (options.logits && config_.head != head_kind::none) out.logits = classify(ex, B);
-        return out;
+        out.features.resize(next);
+        if (options.logits && config_.head != head_kind::none) classify(ex, B, out.logits);
+        else out.logits = tensor<T, Backend>();
     }
 
 private:
     struct workspace {
-        tensor<T, Backend> patches, x, xn, s0, s1, s2, k, v, r, y, hidden;
+        tensor<T, Backend> x, xn, s0, s1, s2, k, v, r, y, hidden;  // hidden also holds the patches
         tensor<T, Backend> v6_mix, v6_slot, v6_decay_mid;  // VRWKV6 only
         tensor<acc_t, Backend> v6_decay;
         tensor<T, Backend> pooled, head_mid;
@@ -286,10 +299,10 @@ private:
     }
 
     // SPEC 7: mean over tokens, then the head.
-    tensor<T, Backend> classify(executor<Backend>& ex, index_t B) {
+    void classify(executor<Backend>& ex, index_t B, tensor<T, Backend>& logits) {
         ws_.pooled.resize(shape{B, config_.embed_dims});
         mean_tokens<T, Backend>(ex, ws_.x.view(), ws_.pooled.view());
-        tensor<T, Backend> logits(shape{B, config_.num_classes});
+        logits.resize(shape{B, config_.num_classes});
         if (config_.head == head_kind::linear) {
             linear<T, Backend>(ex, ws_.pooled.view(), weights_.head_weight.view(), weights_.head_bias.data(),
                                logits.view());
@@ -301,7 +314,6 @@ private:
             linear<T, Backend>(ex, ws_.head_mid.view(), weights_.head2_weight.view(), weights_.head2_bias.data(),
                                logits.view());
         }
-        return logits;
     }
 
     model_config config_;
