@@ -195,32 +195,16 @@ encoder_weights<T, cuda> random_weights(executor<cuda>& ex, const model_config& 
     return w;
 }
 
+// Seconds the work `f` enqueues takes on the stream.
 class event_timer {
 public:
-    event_timer() {
-        cuda_check(cudaEventCreate(&start_), "cudaEventCreate");
-        cuda_check(cudaEventCreate(&stop_), "cudaEventCreate");
-    }
-    event_timer(const event_timer&) = delete;
-    event_timer& operator=(const event_timer&) = delete;
-    ~event_timer() {
-        cudaEventDestroy(start_);
-        cudaEventDestroy(stop_);
-    }
-    // Seconds the work `f` enqueues takes on the stream.
     template <class F>
     double time(executor<cuda>& ex, F&& f) {
-        cuda_check(cudaEventRecord(start_, ex.stream()), "cudaEventRecord");
-        f();
-        cuda_check(cudaEventRecord(stop_, ex.stream()), "cudaEventRecord");
-        cuda_check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
-        float ms = 0;
-        cuda_check(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
-        return ms * 1e-3;
+        return 1e-3 * static_cast<double>(timer_.milliseconds(ex, std::forward<F>(f)));
     }
 
 private:
-    cudaEvent_t start_ = nullptr, stop_ = nullptr;
+    stream_timer timer_;
 };
 
 template <class T>
@@ -279,6 +263,39 @@ void encoder_forward(benchmark::State& state, model_config c, bool graph) {
     const patch_grid g = patch_grid_for(size, size, c.patch_size);
     state.counters["TFLOP/s"] = benchmark::Counter(bench::linear_flops(c, batch, g.tokens()) * 1e-12,
                                                    benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// A ViT of the same width/depth from the same ops, with our fused attention
+// (model/vit.hpp): the like-for-like baseline for the resolution sweep.
+template <class T>
+void vit_forward(benchmark::State& state, model_config c) {
+    const index_t size = state.range(0), batch = state.range(1);
+    executor<cuda> ex;
+    vit_weights<T, cuda> w;
+    w.blocks.resize(static_cast<std::size_t>(c.depth));
+    unsigned seed = 500;
+    w.visit([&](tensor<T, cuda>& t, const std::string& name, const shape& s) {
+        const float hi = name.find("norm") != std::string::npos || name.find(".ln") != std::string::npos
+                             ? 1.0f : 1.0f / std::sqrt(static_cast<float>(s[s.rank - 1]));
+        t = random_tensor<T>(ex, s, seed++, -hi, hi);
+    }, c);
+    const index_t g0 = c.train_grid();
+    w.pos_embed = tensor<T, cpu>(shape{g0 * g0, c.embed_dims});
+    for (index_t i = 0; i < w.pos_embed.numel(); ++i) w.pos_embed.data()[i] = convert<T>(0.01f * static_cast<float>(i % 13));
+    vit_encoder<T, cuda> enc(c, std::move(w), attention_variant::fused);
+    tensor<T, cuda> images = random_tensor<T>(ex, shape{batch, c.in_channels, size, size}, 7, -2, 2);
+    ex.synchronize();
+    const std::size_t before = counting::live_bytes();
+    counting::reset_peak();
+    reset_pool_peaks(ex.device());
+    benchmark::DoNotOptimize(enc.forward(ex, images.view()).data());
+    ex.synchronize();
+    const std::size_t beyond = counting::peak_bytes() - before + pool_peaks(ex.device());
+    event_timer timer;
+    for (auto _ : state)
+        state.SetIterationTime(timer.time(ex, [&] { benchmark::DoNotOptimize(enc.forward(ex, images.view()).data()); }));
+    state.counters["img/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["MiB_beyond_w"] = static_cast<double>(beyond) / mib;
 }
 
 // ------------------------------------------------------------------ op timings
@@ -435,6 +452,17 @@ int main(int argc, char** argv) {
     const std::vector<shape_case> all(std::begin(vrwkv_t_shapes), std::end(vrwkv_t_shapes));
     const std::vector<shape_case> small = {{224, 64}};
     register_model<bfloat16>("vrwkv_t", "bf16", make_config<configs::vrwkv_t>(), all, true);
+    // Resolution sweep, batch 1, bf16: VRWKV-T against a ViT-T of the same pieces.
+    for (const index_t size : {224, 512, 1024, 2048, 4096}) {
+        const std::string tail = "/bf16/" + std::to_string(size) + "/1";
+        const model_config c = make_config<configs::vrwkv_t>();
+        benchmark::RegisterBenchmark(("sweep/vrwkv_t" + tail).c_str(),
+                                     [c](benchmark::State& st) { encoder_forward<bfloat16>(st, c, false); })
+            ->Args({size, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(size >= 4096 ? 5 : 20);
+        benchmark::RegisterBenchmark(("sweep/vit_t" + tail).c_str(),
+                                     [c](benchmark::State& st) { vit_forward<bfloat16>(st, c); })
+            ->Args({size, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(size >= 4096 ? 3 : 20);
+    }
     register_model<float>("vrwkv_t", "float", make_config<configs::vrwkv_t>(), small, false);
     register_model<vrwkv::half>("vrwkv_t", "half", make_config<configs::vrwkv_t>(), small, false);
     register_model<bfloat16>("vrwkv_s", "bf16", make_config<configs::vrwkv_s>(), small, true);
