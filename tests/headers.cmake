@@ -26,7 +26,7 @@ if(VRWKV_HAS_CUDA)
   if(_cuda_sources)
     add_library(vrwkv_cuda_header_check OBJECT ${_cuda_sources})
     target_link_libraries(vrwkv_cuda_header_check PRIVATE vrwkv::cuda)
-    target_compile_options(vrwkv_cuda_header_check PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -O0>)
+    target_compile_options(vrwkv_cuda_header_check PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings> $<$<COMPILE_LANGUAGE:CUDA>:-O0>)
   endif()
 endif()
 # A test that the check compiled (the build fails otherwise).
