@@ -2,7 +2,7 @@
 foreach(example biwkv_op custom_encoder dense_features)
   add_executable(example_${example} ${example}.cpp)
   target_link_libraries(example_${example} PRIVATE vrwkv::vrwkv)
-  target_compile_options(example_${example} PRIVATE ${VRWKV_NATIVE_FLAGS})
+  target_compile_options(example_${example} PRIVATE ${VRWKV_NATIVE_FLAGS} -O1)  # quick to build; run only as smoke tests
 endforeach()
 if(TARGET vrwkv_image)
   add_executable(example_classify_image classify_image.cpp)
