@@ -180,12 +180,12 @@ void biwkv_op(benchmark::State& state, vrwkv::biwkv_mode mode) {
     });
 }
 
-template <class Config>
+template <class Config, bool Staged = true>
 void biwkv_tuned(benchmark::State& state, int subchunks) {
     run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
         const vrwkv::biwkv_params p{in.B, in.T_, in.C, vrwkv::biwkv_mode::exact};
         vrwkv::cuda_detail::biwkv_launch<Config, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i),
-                                                        subchunks);
+                                                        subchunks, Staged);
     });
 }
 
@@ -217,11 +217,16 @@ void register_all() {
         b->Args({8, 4096, 768});
         b->UseManualTime()->Unit(benchmark::kMicrosecond);
     };
+    // staged (persistent grid, cp.async) against the one-tile-per-block kernels
+    benchmark::RegisterBenchmark("biwkv_config/L16x512x1/S:16/unstaged", biwkv_tuned<biwkv_config<16, 512, 1>, false>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L16x256x3/S:8/unstaged", biwkv_tuned<biwkv_config<16, 256, 3>, false>, 8)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_config/L16x512x2/S:16", biwkv_tuned<biwkv_config<16, 512, 2>>, 16)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_config/L16x512x1/S:16", biwkv_tuned<biwkv_config<16, 512, 1>>, 16)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_config/L16x256x3/S:8", biwkv_tuned<biwkv_config<16, 256, 3>>, 8)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_config/L16x256x4/S:8", biwkv_tuned<biwkv_config<16, 256, 4>>, 8)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:16", biwkv_tuned<biwkv_config<8, 512, 2>>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L8x1024x1/S:32", biwkv_tuned<biwkv_config<8, 1024, 1>>, 32)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_config/L8x256x4/S:8", biwkv_tuned<biwkv_config<8, 256, 4>>, 8)->Apply(tune);
 }
 
 }  // namespace

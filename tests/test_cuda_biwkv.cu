@@ -57,7 +57,7 @@ std::vector<double> rounded(const std::vector<double>& x) {
 // poisoned with NaN first so unwritten elements show up. With a launch
 // configuration, runs that one with `subchunks` sub-chunks per tile.
 template <class T, class Config = void>
-std::vector<double> run_gpu(const problem& pb, biwkv_mode mode, int subchunks = 0) {
+std::vector<double> run_gpu(const problem& pb, biwkv_mode mode, int subchunks = 0, std::size_t wave_bytes = 0) {
     using Acc = accumulator_t<T>;
     executor<cuda>& ex = gpu();
     const shape s3{pb.B, pb.T, pb.C};
@@ -74,10 +74,10 @@ std::vector<double> run_gpu(const problem& pb, biwkv_mode mode, int subchunks = 
         const biwkv_params p{pb.B, pb.T, pb.C, mode};
         if (mode == biwkv_mode::compat)
             cuda_detail::biwkv_launch<Config, true>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
-                                                    subchunks);
+                                                    subchunks, true, wave_bytes);
         else
             cuda_detail::biwkv_launch<Config, false>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
-                                                     subchunks);
+                                                     subchunks, true, wave_bytes);
     }
     auto out = to_host<T>(ex, y.view());
     std::vector<double> r(static_cast<std::size_t>(out.numel()));
@@ -274,6 +274,9 @@ TEST_CASE("CUDA Bi-WKV equals the host scan on random shapes, extreme k and w, l
         {3, 256, 33, 60, 20},   {3, 257, 33, 60, -20},   {2, 4097, 40, 60, 20},  {1, 1 << 20, 3, 60, 20},
         {1, (1 << 20) + 77, 2, 60, -20},
         {2, 300, 37, 30, 300, 60},  {1, 50, 5, 10, -100, 3},
+        // rows of whole 16-byte chunks take the staged kernels, partial channel groups too
+        {2, 3001, 192, 60, 20},     {3, 777, 72, 30, 300, 60},  {5, 200, 64, 60, -100, 3},
+        {2, 196, 40, 60, 20},
     };
     for (const dims& d : shapes) {
         CAPTURE(d.B);
@@ -347,6 +350,26 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
     check_config<biwkv_config<16, 512, 2>>(pf, pc, ref, cref, 16);
     check_config<biwkv_config<16, 256, 4>>(pf, pc, ref, cref, 8);
     check_config<biwkv_config<8, 512, 2>>(pf, pc, ref, cref, 16);
+    // rows of whole 16-byte chunks (C = 72: two full channel groups and a part) take the staged kernels
+    const problem p72 = rounded_problem<float>(random_problem(rng, 2, 3001, 72, 30, 15));
+    const std::vector<double> ref72 = host_exact(p72);
+    for (int s : {1, 2, 3, multi::max_subchunks}) {
+        CAPTURE(s);
+        CHECK(max_diff(run_gpu<float, multi>(p72, biwkv_mode::exact, s), ref72) < 5e-5);
+    }
+    CHECK(max_diff(run_gpu<float, biwkv_config<16, 512, 1>>(p72, biwkv_mode::exact, 16), ref72) < 5e-5);
+    CHECK(max_diff(run_gpu<float, biwkv_config<8, 512, 2>>(p72, biwkv_mode::exact, 16), ref72) < 5e-5);
+    CHECK(max_diff(run_gpu<float, biwkv_config<8, 1024, 1>>(p72, biwkv_mode::exact, 32), ref72) < 5e-5);
+    // waves (parts of the batch, or of one sequence's channel groups, in turn)
+    const std::size_t per_b72 = static_cast<std::size_t>(p72.T) * p72.C * 2 * sizeof(float);
+    for (std::size_t wave : {std::size_t{1}, per_b72, per_b72 / 2}) {
+        CAPTURE(wave);
+        CHECK(max_diff(run_gpu<float, multi>(p72, biwkv_mode::exact, 0, wave), ref72) < 5e-5);
+        CHECK(max_diff(run_gpu<float, multi>(pf, biwkv_mode::exact, 0, wave), ref) < 5e-5);
+        CHECK(max_diff(run_gpu<float, multi>(pc, biwkv_mode::compat, 0, wave), cref) < 1e-4);
+        CHECK(max_diff(run_gpu<double, cuda_detail::biwkv_configs<double>::multi_tile>(pb, biwkv_mode::exact, 0, wave),
+                       dref) < 1e-9);
+    }
     using dmulti = cuda_detail::biwkv_configs<double>::multi_tile;
     for (int s : {1, 5, dmulti::max_subchunks})
         CHECK(max_diff(run_gpu<double, dmulti>(pb, biwkv_mode::exact, s), dref) < 1e-9);
@@ -356,6 +379,10 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
     const std::vector<double> sref = host_exact(small), scref = host_compat(smallc);
     check_config<biwkv_config<16, 512, 1>>(small, smallc, sref, scref, 0);
     check_config<biwkv_config<16, 512, 2>>(small, smallc, sref, scref, 0);
+    const problem small72 = rounded_problem<float>(random_problem(rng, 3, 196, 72, 30, 15));
+    const std::vector<double> sref72 = host_exact(small72);
+    CHECK(max_diff(run_gpu<float, biwkv_config<16, 512, 1>>(small72, biwkv_mode::exact, 0), sref72) < 5e-5);
+    CHECK(max_diff(run_gpu<float, biwkv_config<8, 1024, 1>>(small72, biwkv_mode::exact, 0), sref72) < 5e-5);
 }
 
 TEST_CASE("CUDA Bi-WKV reports shape errors") {

@@ -49,6 +49,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 #include "vrwkv/core/half.hpp"
@@ -121,6 +122,7 @@ struct biwkv_args {
     int tiles;        // tiles per sequence
     int subchunks;    // S = blockDim.y of tile_state / output
     int compat_len;   // Lc = ceil(T / 32); compat only
+    int row_stride;   // elements between tokens in k, v, y (C of the whole tensor; channels may be a part)
 };
 
 // Sums kept per tile: exact F, G; compat F, R, Z, G (G always last).
@@ -277,7 +279,7 @@ __device__ __forceinline__ biwkv_channel<Acc> biwkv_channel_of(const biwkv_args<
 template <int L, class T, class Acc>
 __device__ __forceinline__ void biwkv_load_subchunk(const biwkv_args<T, Acc>& a, const biwkv_place& p,
                                                     Acc (&k2)[L], Acc (&vv)[L]) {
-    const long long C = a.channels;
+    const long long C = a.row_stride;
     const long long base = (static_cast<long long>(p.b) * a.tokens + p.s0) * C + p.c;
 #pragma unroll
     for (int j = 0; j < L; ++j) {
@@ -291,7 +293,7 @@ __device__ __forceinline__ void biwkv_load_subchunk(const biwkv_args<T, Acc>& a,
 template <class T, class Acc>
 __device__ __forceinline__ void biwkv_token(const biwkv_args<T, Acc>& a, const biwkv_place& p, int j, Acc& k2,
                                             Acc& v) {
-    const long long i = (static_cast<long long>(p.b) * a.tokens + p.s0 + j) * a.channels + p.c;
+    const long long i = (static_cast<long long>(p.b) * a.tokens + p.s0 + j) * a.row_stride + p.c;
     k2 = biwkv_load<Acc>(a.k + i) * Acc(biwkv_log2e);
     v = biwkv_load<Acc>(a.v + i);
 }
@@ -423,7 +425,7 @@ __device__ __forceinline__ bool biwkv_subchunk_restarts(long long tile_s0, int i
 // not held across the anchored path's calls.
 template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_tile_state_kernel(const biwkv_args<T, Acc> a) {
-    extern __shared__ unsigned char biwkv_smem_raw[];
+    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
     auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
     constexpr int kinds = biwkv_kinds<Compat>;
     const biwkv_place p = biwkv_locate(a, blockIdx.x, L);
@@ -596,7 +598,7 @@ __device__ __forceinline__ void biwkv_fast_output(const biwkv_args<T, Acc>& a, c
         next_start = (p.s0 + a.compat_len - 1) / a.compat_len * a.compat_len;
     }
     const Acc eu = biwkv_exp2(ch.u2);
-    const long long C = a.channels;
+    const long long C = a.row_stride;
     T* yp = a.y + (static_cast<long long>(p.b) * a.tokens + p.s0) * C + p.c;
 #pragma unroll
     for (int j = 0; j < L; ++j) {
@@ -647,7 +649,7 @@ __device__ __noinline__ void biwkv_anchored_output(const biwkv_args<T, Acc>& a, 
     const Acc z_sign = ch.z_coef < 0 ? Acc(-1) : Acc(1);
     const Acc z_log = ch.z_coef == 0 ? biwkv_empty_exponent<Acc>() : biwkv_log2(fabs(ch.z_coef));
     int next_start = (p.s0 + a.compat_len - 1) / a.compat_len * a.compat_len;
-    const long long C = a.channels;
+    const long long C = a.row_stride;
     T* yp = a.y + (static_cast<long long>(p.b) * a.tokens + p.s0) * C + p.c;
 #pragma unroll 1
     for (int j = 0; j < p.count; ++j) {
@@ -683,24 +685,45 @@ __device__ __noinline__ void biwkv_anchored_output(const biwkv_args<T, Acc>& a, 
     }
 }
 
-// The sub-chunks' carries in kernel 3: an exclusive scan over the block's
-// rows from the tile's carries (kernel 2), in place in shared memory.
-template <int L, bool Compat, class T, class Acc>
-__device__ __forceinline__ void biwkv_block_carries(const biwkv_args<T, Acc>& a, const biwkv_place& p, Acc w2,
-                                                    biwkv_state<Acc>* sums) {
+// The tile's carries from kernel 2, for the two rows that scan them (empty
+// when one tile covers T).
+template <bool Compat, class Acc>
+struct biwkv_tile_carries {
+    biwkv_forward<Acc> f;
+    biwkv_state<Acc> g;
+};
+
+template <bool Compat, class T, class Acc>
+__device__ __forceinline__ biwkv_tile_carries<Compat, Acc> biwkv_load_tile_carries(const biwkv_args<T, Acc>& a,
+                                                                                 const biwkv_place& p) {
     constexpr int kinds = biwkv_kinds<Compat>;
     const int S = blockDim.y, y = threadIdx.y;
-    const bool multi = a.states != nullptr;
+    const biwkv_state<Acc> none = biwkv_empty_state<Acc>();
+    biwkv_tile_carries<Compat, Acc> t{{none, none, none}, none};
+    if (a.states == nullptr || !p.active) return t;
+    if (y == 0) {
+        t.f.f = a.states[biwkv_state_index(p.b, p.tile, a.tiles, 0, kinds, a.channels, p.c)];
+        if constexpr (Compat) {
+            t.f.r = a.states[biwkv_state_index(p.b, p.tile, a.tiles, 1, kinds, a.channels, p.c)];
+            t.f.z = a.states[biwkv_state_index(p.b, p.tile, a.tiles, 2, kinds, a.channels, p.c)];
+        }
+    }
+    if (y == (S > 1 ? 1 : 0))
+        t.g = a.states[biwkv_state_index(p.b, p.tile, a.tiles, kinds - 1, kinds, a.channels, p.c)];
+    return t;
+}
+
+// The sub-chunks' carries in kernel 3: an exclusive scan over the block's
+// rows from the tile's carries, in place in shared memory.
+template <int L, bool Compat, class T, class Acc>
+__device__ __forceinline__ void biwkv_block_carries(const biwkv_args<T, Acc>& a, const biwkv_place& p, Acc w2,
+                                                    biwkv_state<Acc>* sums,
+                                                    const biwkv_tile_carries<Compat, Acc>& tile) {
+    constexpr int kinds = biwkv_kinds<Compat>;
+    const int S = blockDim.y, y = threadIdx.y;
     if (y == 0 && p.active) {
         const biwkv_state<Acc> none = biwkv_empty_state<Acc>();
-        biwkv_forward<Acc> acc{none, none, none};
-        if (multi) {
-            acc.f = a.states[biwkv_state_index(p.b, p.tile, a.tiles, 0, kinds, a.channels, p.c)];
-            if constexpr (Compat) {
-                acc.r = a.states[biwkv_state_index(p.b, p.tile, a.tiles, 1, kinds, a.channels, p.c)];
-                acc.z = a.states[biwkv_state_index(p.b, p.tile, a.tiles, 2, kinds, a.channels, p.c)];
-            }
-        }
+        biwkv_forward<Acc> acc = tile.f;
         const long long tile_s0 = static_cast<long long>(p.tile) * S * L;
         for (int i = 0; i < S; ++i) {
             biwkv_forward<Acc> x{biwkv_slot(sums, 0, i), none, none};
@@ -712,9 +735,7 @@ __device__ __forceinline__ void biwkv_block_carries(const biwkv_args<T, Acc>& a,
         }
     }
     if (y == (S > 1 ? 1 : 0) && p.active) {
-        biwkv_state<Acc> g = multi ? a.states[biwkv_state_index(p.b, p.tile, a.tiles, kinds - 1, kinds,
-                                                                  a.channels, p.c)]
-                                   : biwkv_empty_state<Acc>();
+        biwkv_state<Acc> g = tile.g;
         for (int i = S - 1; i >= 0; --i) {
             const biwkv_state<Acc> here = biwkv_slot(sums, kinds - 1, i);
             biwkv_slot(sums, kinds - 1, i) = g;
@@ -728,7 +749,7 @@ __device__ __forceinline__ void biwkv_block_carries(const biwkv_args<T, Acc>& a,
 // the fast path is chosen per block.
 template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_output_kernel(const biwkv_args<T, Acc> a) {
-    extern __shared__ unsigned char biwkv_smem_raw[];
+    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
     constexpr int kinds = biwkv_kinds<Compat>;
     const int S = blockDim.y, y = threadIdx.y;
     auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
@@ -753,7 +774,7 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_output_kernel(con
         Acc m;
         biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
         __syncthreads();
-        biwkv_block_carries<L, Compat>(a, p, ch.w2, sums);
+        biwkv_block_carries<L, Compat>(a, p, ch.w2, sums, biwkv_load_tile_carries<Compat>(a, p));
         __syncthreads();
         if (p.count == 0) return;
         carries(carry, gcarry);
@@ -761,12 +782,223 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_output_kernel(con
     } else {
         biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
         __syncthreads();
-        biwkv_block_carries<L, Compat>(a, p, ch.w2, sums);
+        biwkv_block_carries<L, Compat>(a, p, ch.w2, sums, biwkv_load_tile_carries<Compat>(a, p));
         __syncthreads();
         if (p.count == 0) return;
         carries(carry, gcarry);
         biwkv_anchored_output<Compat>(a, p, ch, carry, gcarry, gn_s, gd_s, stride);
     }
+}
+
+// ---- Staged, persistent variants (Acc = float storage rows of 16-byte multiples) ----
+// The kernels above run one tile per block and serialise each block's phases
+// (load, compute, scan, store), so the multiprocessor stops loading while its
+// few resident blocks compute. The staged variants run a persistent grid:
+// each block walks its tiles, copying the next tile's k and v into shared
+// memory (16-byte cp.async, in flight) while it computes the current one.
+
+// Tokens of one tile in the stage buffer: [token][32 channels] of T, k then v.
+template <class T>
+__host__ __device__ inline std::size_t biwkv_stage_bytes(int tile_tokens) {
+    return 2 * static_cast<std::size_t>(tile_tokens) * biwkv_warp * sizeof(T);
+}
+
+__device__ __forceinline__ void biwkv_cp_async16(void* smem, const void* gmem) {
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void biwkv_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void biwkv_cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+// Starts copying work item `item`'s tile rows (tokens x the group's channels)
+// of k and v into `stage`. The host guarantees C * sizeof(T) % 16 == 0 and
+// 16-byte aligned k, v, so a 16-byte chunk lies wholly inside or outside C.
+template <int L, class T, class Acc>
+__device__ __forceinline__ void biwkv_stage_tile(const biwkv_args<T, Acc>& a, unsigned item, T* stage) {
+    constexpr int per_chunk = 16 / static_cast<int>(sizeof(T));
+    constexpr int chunks_per_row = biwkv_warp / per_chunk;  // 8 (float) or 4 (16-bit)
+    const unsigned groups = a.groups, tiles = a.tiles;
+    const unsigned rest = item / groups, group = item - rest * groups;
+    const int tile = static_cast<int>(rest % tiles), b = static_cast<int>(rest / tiles);
+    const int tile_tokens = a.subchunks * L;
+    const long long t0 = static_cast<long long>(tile) * tile_tokens;
+    const long long left = a.tokens - t0;
+    const int rows = left < tile_tokens ? static_cast<int>(left) : tile_tokens;
+    const int c0 = static_cast<int>(group) * biwkv_warp;
+    const int valid = (a.channels - c0 < biwkv_warp ? a.channels - c0 : biwkv_warp) / per_chunk;
+    const long long C = a.row_stride;
+    const long long base = (static_cast<long long>(b) * a.tokens + t0) * C + c0;
+    const int total = rows * chunks_per_row;
+    const int nthreads = blockDim.x * blockDim.y;
+    T* sk = stage;
+    T* sv = stage + static_cast<std::size_t>(tile_tokens) * biwkv_warp;
+    for (int i = threadIdx.y * blockDim.x + threadIdx.x; i < total; i += nthreads) {
+        const int row = i / chunks_per_row, chunk = i - row * chunks_per_row;
+        if (chunk >= valid) continue;
+        const long long g = base + row * C + chunk * per_chunk;
+        const int s = row * biwkv_warp + chunk * per_chunk;
+        biwkv_cp_async16(sk + s, a.k + g);
+        biwkv_cp_async16(sv + s, a.v + g);
+    }
+}
+
+template <int L, class T, class Acc>
+__device__ __forceinline__ void biwkv_unstage_subchunk(const biwkv_place& p, const T* stage, int tile_tokens,
+                                                       Acc (&k2)[L], Acc (&vv)[L]) {
+    const T* sk = stage + (threadIdx.y * L) * biwkv_warp + threadIdx.x;
+    const T* sv = sk + static_cast<std::size_t>(tile_tokens) * biwkv_warp;
+#pragma unroll
+    for (int j = 0; j < L; ++j) {
+        const bool in = j < p.count;
+        k2[j] = in ? biwkv_load<Acc>(sk + j * biwkv_warp) * Acc(biwkv_log2e) : Acc(0);
+        vv[j] = in ? biwkv_load<Acc>(sv + j * biwkv_warp) : Acc(0);
+    }
+}
+
+// Kernel 1, staged: shared memory = [sums][stage].
+template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
+__global__ void __launch_bounds__(MaxThreads, MinBlocks)
+    biwkv_tile_state_staged_kernel(const biwkv_args<T, Acc> a, unsigned items) {
+    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
+    constexpr int kinds = biwkv_kinds<Compat>;
+    const int S = blockDim.y, y = threadIdx.y;
+    const int tile_tokens = S * L;
+    auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
+    T* stage = reinterpret_cast<T*>(sums + kinds * S * biwkv_warp);
+    unsigned item = blockIdx.x;
+    if (item < items) biwkv_stage_tile<L>(a, item, stage);
+    biwkv_cp_async_commit();
+    for (; item < items; item += gridDim.x) {
+        biwkv_cp_async_wait_all();
+        __syncthreads();  // the tile is staged; the previous item's sums are read
+        const biwkv_place p = biwkv_locate(a, item, L);
+        const biwkv_channel<Acc> ch = biwkv_channel_of<Compat>(a, p);
+        Acc k2[L], vv[L], m;
+        biwkv_unstage_subchunk<L>(p, stage, tile_tokens, k2, vv);
+        __syncthreads();  // the stage is free: fetch the next tile during this one
+        if (item + gridDim.x < items) biwkv_stage_tile<L>(a, item + gridDim.x, stage);
+        biwkv_cp_async_commit();
+        if (__syncthreads_and(ch.fast))
+            biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
+        else
+            biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
+        __syncthreads();
+        const long long tile_s0 = static_cast<long long>(p.tile) * S * L;
+        if (y == 0 && p.active) {
+            biwkv_forward<Acc> acc{biwkv_empty_state<Acc>(), biwkv_empty_state<Acc>(), biwkv_empty_state<Acc>()};
+            for (int i = 0; i < S; ++i) {
+                biwkv_forward<Acc> x{biwkv_slot(sums, 0, i), acc.r, acc.z};
+                if constexpr (Compat) x.r = biwkv_slot(sums, 1, i), x.z = biwkv_slot(sums, 2, i);
+                acc = biwkv_append<Compat>(
+                    acc, x, biwkv_subchunk_restarts<Compat>(tile_s0, i, L, a.tokens, a.compat_len), ch.w2);
+            }
+            a.states[biwkv_state_index(p.b, p.tile, a.tiles, 0, kinds, a.channels, p.c)] = acc.f;
+            if constexpr (Compat) {
+                a.states[biwkv_state_index(p.b, p.tile, a.tiles, 1, kinds, a.channels, p.c)] = acc.r;
+                a.states[biwkv_state_index(p.b, p.tile, a.tiles, 2, kinds, a.channels, p.c)] = acc.z;
+            }
+        }
+        if (y == (S > 1 ? 1 : 0) && p.active) {
+            biwkv_state<Acc> g = biwkv_empty_state<Acc>();
+            for (int i = 0; i < S; ++i) g = biwkv_merge(g, biwkv_slot(sums, kinds - 1, i), -ch.w2);
+            a.states[biwkv_state_index(p.b, p.tile, a.tiles, kinds - 1, kinds, a.channels, p.c)] = g;
+        }
+    }
+    biwkv_cp_async_wait_all();
+}
+
+// Kernel 3, staged: shared memory = [sums][backward sums per token][stage].
+// Work items run in reverse order (see biwkv_output_kernel).
+template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
+__global__ void __launch_bounds__(MaxThreads, MinBlocks)
+    biwkv_output_staged_kernel(const biwkv_args<T, Acc> a, unsigned items) {
+    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
+    constexpr int kinds = biwkv_kinds<Compat>;
+    const int S = blockDim.y, y = threadIdx.y;
+    const int tile_tokens = S * L;
+    auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
+    const int stride = S * biwkv_warp;
+    Acc* gtok = reinterpret_cast<Acc*>(sums + kinds * S * biwkv_warp);
+    Acc* gn_s = gtok + y * biwkv_warp + threadIdx.x;
+    Acc* gd_s = gn_s + L * stride;
+    T* stage = reinterpret_cast<T*>(gtok + 2 * L * stride);
+    unsigned item = blockIdx.x;
+    if (item < items) biwkv_stage_tile<L>(a, items - 1 - item, stage);
+    biwkv_cp_async_commit();
+    for (; item < items; item += gridDim.x) {
+        biwkv_cp_async_wait_all();
+        __syncthreads();  // the tile is staged; the previous item's sums are read
+        const biwkv_place p = biwkv_locate(a, items - 1 - item, L);
+        const biwkv_channel<Acc> ch = biwkv_channel_of<Compat>(a, p);
+        // read before the local sums, so that their latency hides behind them
+        const biwkv_tile_carries<Compat, Acc> tile = biwkv_load_tile_carries<Compat>(a, p);
+        Acc k2[L], vv[L];
+        biwkv_unstage_subchunk<L>(p, stage, tile_tokens, k2, vv);
+        __syncthreads();  // the stage is free: fetch the next tile during this one
+        if (item + gridDim.x < items) biwkv_stage_tile<L>(a, items - 1 - (item + gridDim.x), stage);
+        biwkv_cp_async_commit();
+        auto carries = [&](biwkv_forward<Acc>& carry, biwkv_state<Acc>& gcarry) {
+            carry = {biwkv_slot(sums, 0, y), biwkv_empty_state<Acc>(), biwkv_empty_state<Acc>()};
+            if constexpr (Compat) carry.r = biwkv_slot(sums, 1, y), carry.z = biwkv_slot(sums, 2, y);
+            gcarry = biwkv_slot(sums, kinds - 1, y);
+        };
+        biwkv_forward<Acc> carry;
+        biwkv_state<Acc> gcarry;
+        if (__syncthreads_and(ch.fast)) {
+            Acc m;
+            biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
+            __syncthreads();
+            biwkv_block_carries<L, Compat>(a, p, ch.w2, sums, tile);
+            __syncthreads();
+            if (p.count > 0) {
+                carries(carry, gcarry);
+                biwkv_fast_output<L, Compat>(a, p, ch, k2, vv, m, carry, gcarry, gn_s, gd_s, stride);
+            }
+        } else {
+            biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
+            __syncthreads();
+            biwkv_block_carries<L, Compat>(a, p, ch.w2, sums, tile);
+            __syncthreads();
+            if (p.count > 0) {
+                carries(carry, gcarry);
+                biwkv_anchored_output<Compat>(a, p, ch, carry, gcarry, gn_s, gd_s, stride);
+            }
+        }
+    }
+    biwkv_cp_async_wait_all();
+}
+
+// Resident blocks per multiprocessor for a kernel, block and shared memory
+// size (asked once per device and size: the query costs host time per call).
+template <class Kernel>
+int biwkv_resident_blocks(Kernel kernel, int device, int threads, std::size_t smem) {
+    static std::mutex mutex;
+    static std::map<std::tuple<int, int, std::size_t>, int> known;  // one map per kernel type
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto key = std::make_tuple(device, threads, smem);
+    auto it = known.find(key);
+    if (it != known.end()) return it->second;
+    int n = 0;
+    cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, smem),
+               "cudaOccupancyMaxActiveBlocksPerMultiprocessor (Bi-WKV)");
+    known.emplace(key, n);
+    return n;
+}
+
+struct biwkv_device_info {
+    int multiprocessors;
+};
+
+inline const biwkv_device_info& biwkv_device(int device) {
+    static std::mutex mutex;
+    static std::map<int, biwkv_device_info> infos;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = infos.find(device);
+    if (it != infos.end()) return it->second;
+    biwkv_device_info info{0};
+    cuda_check(cudaDeviceGetAttribute(&info.multiprocessors, cudaDevAttrMultiProcessorCount, device),
+               "cudaDeviceGetAttribute (multiprocessors)");
+    return infos.emplace(device, info).first->second;
 }
 
 // Stream-ordered scratch for the tile sums, from a pool that keeps its memory
@@ -823,11 +1055,11 @@ struct biwkv_config {
 // tuning knob, exposed for the benchmark and the tests.
 template <class Config, bool Compat, class T, class Acc>
 void biwkv_launch(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v, T* y,
-                  int subchunks = 0);
+                  int subchunks = 0, bool allow_staged = true, std::size_t wave_bytes = 0);
 
 template <int L, int MaxThreads, int MinBlocks, bool Compat, class T, class Acc>
 void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v,
-                       T* y, int subchunks) {
+                       T* y, int subchunks, bool allow_staged, std::size_t wave_bytes) {
     constexpr int int_max = std::numeric_limits<int>::max();
     constexpr int max_s = MaxThreads / biwkv_warp;
     static_assert(max_s >= 1 && max_s <= biwkv_max_subchunks, "biwkv: at most 32 sub-chunks per tile");
@@ -840,7 +1072,7 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
                 std::to_string(subchunks));
     constexpr int kinds = biwkv_kinds<Compat>;
     biwkv_args<T, Acc> a{w, u, k, v, y, nullptr, static_cast<int>(p.batch), static_cast<int>(p.tokens),
-                         static_cast<int>(p.channels), 0, 0, 0, 0};
+                         static_cast<int>(p.channels), 0, 0, 0, 0, static_cast<int>(p.channels)};
     a.groups = static_cast<int>((p.channels + biwkv_warp - 1) / biwkv_warp);
     a.compat_len = static_cast<int>((p.tokens + biwkv_compat_chunks - 1) / biwkv_compat_chunks);
     const index_t subchunks_needed = (p.tokens + L - 1) / L;
@@ -855,6 +1087,19 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
     require(blocks < int_max, "biwkv (cuda): too many blocks (B * T * C too large)");
     const dim3 block(biwkv_warp, a.subchunks);
     cudaStream_t stream = ex.stream();
+    // The staged kernels copy 16-byte chunks of channel rows: float
+    // accumulation (exact mode), rows of whole 16-byte chunks, aligned k and v.
+    constexpr bool can_stage = std::is_same_v<Acc, float> && !Compat;
+    const bool staged = can_stage && allow_staged &&
+                        (p.channels * static_cast<index_t>(sizeof(T))) % 16 == 0 &&
+                        reinterpret_cast<std::uintptr_t>(k) % 16 == 0 && reinterpret_cast<std::uintptr_t>(v) % 16 == 0;
+    [[maybe_unused]] const int tile_tokens = a.subchunks * L;
+    const biwkv_device_info& info = biwkv_device(ex.device());
+    [[maybe_unused]] auto staged_grid = [&](auto kernel, std::size_t smem, index_t items) {
+        const int per_sm = biwkv_resident_blocks(kernel, ex.device(), biwkv_warp * a.subchunks, smem);
+        const index_t most = static_cast<index_t>(std::max(per_sm, 1)) * info.multiprocessors;
+        return static_cast<unsigned>(std::min(items, most));
+    };
 
     biwkv_state<Acc>* states = nullptr;
     if (a.tiles > 1) {
@@ -864,30 +1109,102 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
         cuda_check(cudaMallocFromPoolAsync(reinterpret_cast<void**>(&states), bytes, pool, stream),
                    "cudaMallocFromPoolAsync (Bi-WKV workspace)");
         a.states = states;
-        auto state_smem = [](int s) { return static_cast<std::size_t>(kinds) * s * biwkv_warp * sizeof(biwkv_state<Acc>); };
-        static std::atomic<std::uint64_t> state_smem_done{0};
-        auto* tile_state = biwkv_tile_state_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
-        biwkv_allow_smem(tile_state, ex.device(), state_smem(max_s), state_smem_done);
-        tile_state<<<static_cast<unsigned>(blocks), block, state_smem(a.subchunks), stream>>>(a);
-        cuda_check_launch("biwkv_tile_state_kernel");
-        biwkv_combine_kernel<Compat, T, Acc>
-            <<<static_cast<unsigned>(p.batch * a.groups), dim3(biwkv_warp, biwkv_combine_rows_for<Compat, Acc>), 0, stream>>>(
-                a, L * a.subchunks);
-        cuda_check_launch("biwkv_combine_kernel");
     }
-    static std::atomic<std::uint64_t> output_smem_done{0};
-    auto* output = biwkv_output_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
-    biwkv_allow_smem(output, ex.device(), biwkv_output_smem<Acc, L>(kinds, max_s), output_smem_done);
-    output<<<static_cast<unsigned>(blocks), block, biwkv_output_smem<Acc, L>(kinds, a.subchunks), stream>>>(a);
-    cuda_check_launch("biwkv_output_kernel");
+    auto state_smem = [](int s) { return static_cast<std::size_t>(kinds) * s * biwkv_warp * sizeof(biwkv_state<Acc>); };
+
+    // One wave: a part of the batch and of the channel groups, all kernels.
+    auto run_wave = [&](const biwkv_args<T, Acc>& wa) {
+        const index_t items = index_t{wa.batch} * wa.tiles * wa.groups;
+        if (wa.tiles > 1) {
+            bool launched = false;
+            if constexpr (can_stage) {
+                if (staged) {
+                    auto* kernel = biwkv_tile_state_staged_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+                    static std::atomic<std::uint64_t> staged_state_done{0};
+                    biwkv_allow_smem(kernel, ex.device(), state_smem(max_s) + biwkv_stage_bytes<T>(max_s * L),
+                                     staged_state_done);
+                    const std::size_t smem = state_smem(wa.subchunks) + biwkv_stage_bytes<T>(tile_tokens);
+                    kernel<<<staged_grid(kernel, smem, items), block, smem, stream>>>(wa, static_cast<unsigned>(items));
+                    cuda_check_launch("biwkv_tile_state_staged_kernel");
+                    launched = true;
+                }
+            }
+            if (!launched) {
+                static std::atomic<std::uint64_t> state_smem_done{0};
+                auto* tile_state = biwkv_tile_state_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+                biwkv_allow_smem(tile_state, ex.device(), state_smem(max_s), state_smem_done);
+                tile_state<<<static_cast<unsigned>(items), block, state_smem(wa.subchunks), stream>>>(wa);
+                cuda_check_launch("biwkv_tile_state_kernel");
+            }
+            biwkv_combine_kernel<Compat, T, Acc>
+                <<<static_cast<unsigned>(index_t{wa.batch} * wa.groups), dim3(biwkv_warp, biwkv_combine_rows_for<Compat, Acc>),
+                   0, stream>>>(wa, L * wa.subchunks);
+            cuda_check_launch("biwkv_combine_kernel");
+        }
+        if constexpr (can_stage) {
+            if (staged) {
+                auto* kernel = biwkv_output_staged_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+                static std::atomic<std::uint64_t> staged_output_done{0};
+                biwkv_allow_smem(kernel, ex.device(),
+                                 biwkv_output_smem<Acc, L>(kinds, max_s) + biwkv_stage_bytes<T>(max_s * L),
+                                 staged_output_done);
+                const std::size_t smem =
+                    biwkv_output_smem<Acc, L>(kinds, wa.subchunks) + biwkv_stage_bytes<T>(tile_tokens);
+                kernel<<<staged_grid(kernel, smem, items), block, smem, stream>>>(wa, static_cast<unsigned>(items));
+                cuda_check_launch("biwkv_output_staged_kernel");
+                return;
+            }
+        }
+        static std::atomic<std::uint64_t> output_smem_done{0};
+        auto* output = biwkv_output_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+        biwkv_allow_smem(output, ex.device(), biwkv_output_smem<Acc, L>(kinds, max_s), output_smem_done);
+        output<<<static_cast<unsigned>(items), block, biwkv_output_smem<Acc, L>(kinds, wa.subchunks), stream>>>(wa);
+        cuda_check_launch("biwkv_output_kernel");
+    };
+
+    // Waves (a tuning knob, off by default): when k and v exceed wave_bytes,
+    // the kernels run over parts of the batch (or of one sequence's channel
+    // groups) in turn, so that the output pass re-reads k and v from L2.
+    // Measured on an H100 with wave_bytes = 70% of L2: 1.5x slower at
+    // (1, 65536, 192) and (8, 4096, 768), the smaller grids costing more than
+    // the saved memory traffic, so the default is one wave.
+    const std::size_t budget = wave_bytes;
+    const std::size_t per_b = static_cast<std::size_t>(p.tokens) * p.channels * 2 * sizeof(T);
+    const std::size_t per_group = static_cast<std::size_t>(p.tokens) * biwkv_warp * 2 * sizeof(T);
+    if (a.tiles == 1 || budget == 0 || per_b * static_cast<std::size_t>(p.batch) <= budget) {
+        run_wave(a);
+    } else if (per_b <= budget) {
+        const index_t nb = static_cast<index_t>(budget / per_b);
+        for (index_t b0 = 0; b0 < p.batch; b0 += nb) {
+            biwkv_args<T, Acc> wa = a;
+            wa.batch = static_cast<int>(std::min(nb, p.batch - b0));
+            const index_t off = b0 * p.tokens * p.channels;
+            wa.k = k + off, wa.v = v + off, wa.y = y + off;
+            run_wave(wa);
+        }
+    } else {
+        const int ng = static_cast<int>(std::max<std::size_t>(1, budget / per_group));
+        for (index_t b0 = 0; b0 < p.batch; ++b0)
+            for (int g0 = 0; g0 < a.groups; g0 += ng) {
+                biwkv_args<T, Acc> wa = a;
+                wa.batch = 1;
+                const index_t c0 = index_t{g0} * biwkv_warp;
+                wa.channels = static_cast<int>(std::min<index_t>(p.channels, index_t{g0 + ng} * biwkv_warp) - c0);
+                wa.groups = (wa.channels + biwkv_warp - 1) / biwkv_warp;
+                const index_t off = b0 * p.tokens * p.channels + c0;
+                wa.k = k + off, wa.v = v + off, wa.y = y + off;
+                wa.w = w + c0, wa.u = u + c0;
+                run_wave(wa);
+            }
+    }
     if (states) cuda_check(cudaFreeAsync(states, stream), "cudaFreeAsync (Bi-WKV workspace)");
 }
 
 template <class Config, bool Compat, class T, class Acc>
 void biwkv_launch(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v, T* y,
-                  int subchunks) {
-    biwkv_launch_impl<Config::len, Config::max_subchunks * biwkv_warp, Config::min_blocks, Compat>(ex, p, w, u, k, v,
-                                                                                                  y, subchunks);
+                  int subchunks, bool allow_staged, std::size_t wave_bytes) {
+    biwkv_launch_impl<Config::len, Config::max_subchunks * biwkv_warp, Config::min_blocks, Compat>(
+        ex, p, w, u, k, v, y, subchunks, allow_staged, wave_bytes);
 }
 
 // The configurations used: one tile up to T = 256 (float accumulation; 128
@@ -912,20 +1229,22 @@ struct biwkv_impl<cuda> {
         static_assert(std::is_same_v<Acc, accumulator_t<T>>, "biwkv (cuda): w and u must be in the accumulator type");
         using one = typename cuda_detail::biwkv_configs<Acc>::one_tile;
         using multi = typename cuda_detail::biwkv_configs<Acc>::multi_tile;
+        // one tile: the staged kernel measured no faster (one block per
+        // multiprocessor either way), so the one-tile-per-block kernel runs
         if (p.tokens <= index_t{one::len} * one::max_subchunks)
-            run_with<one>(ex, p, w, u, k, v, y);
+            run_with<one>(ex, p, w, u, k, v, y, false);
         else
-            run_with<multi>(ex, p, w, u, k, v, y);
+            run_with<multi>(ex, p, w, u, k, v, y, true);
     }
 
 private:
     template <class Config, class T, class Acc>
     static void run_with(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k,
-                         const T* v, T* y) {
+                         const T* v, T* y, bool staged) {
         if (p.mode == biwkv_mode::compat)
-            cuda_detail::biwkv_launch<Config, true>(ex, p, w, u, k, v, y);
+            cuda_detail::biwkv_launch<Config, true>(ex, p, w, u, k, v, y, 0, staged);
         else
-            cuda_detail::biwkv_launch<Config, false>(ex, p, w, u, k, v, y);
+            cuda_detail::biwkv_launch<Config, false>(ex, p, w, u, k, v, y, 0, staged);
     }
 };
 
