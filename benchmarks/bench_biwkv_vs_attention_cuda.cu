@@ -35,8 +35,7 @@
 
 namespace {
 
-using vrwkv::bench::collecting_reporter;
-using vrwkv::bench::make_reporter;
+using vrwkv::bench::bench_name;
 using vrwkv::bench::take_flag;
 
 using vrwkv::index_t;
@@ -152,9 +151,6 @@ void bench_attention(benchmark::State& st, vrwkv::attention_variant variant, ind
                  4.0 * static_cast<double>(b) * tokens * tokens * static_cast<double>(c));
 }
 
-std::string bench_name(const std::string& op, index_t t, index_t c) {
-    return op + "/T:" + std::to_string(t) + "/C:" + std::to_string(c);
-}
 
 // Runs a benchmark body, turning a vrwkv::error (out of memory, say) into a
 // reported error instead of an abort.
@@ -206,13 +202,6 @@ void print_ratios(const std::map<std::string, double>& s, std::ostream& out) {
         }
 }
 
-std::string peek_flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-    const std::string prefix = "--" + name + "=";
-    std::string value = fallback;
-    for (int i = 1; i < argc; ++i)
-        if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) value = argv[i] + prefix.size();
-    return value;
-}
 
 }  // namespace
 
@@ -232,31 +221,13 @@ int main(int argc, char** argv) {
         std::cerr << "unknown --dtype=" << dtype << " (expected float, half or bf16)\n";
         return 2;
     }
-    const std::string format = peek_flag(argc, argv, "benchmark_format", "console");
-    const std::string out_file = peek_flag(argc, argv, "benchmark_out", "");
-    const std::string out_format = peek_flag(argc, argv, "benchmark_out_format", "json");
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    cudaDeviceProp prop{};
-    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) benchmark::AddCustomContext("device", prop.name);
-    benchmark::AddCustomContext("dtype", dtype);
-    std::size_t ran = 0;
     std::map<std::string, double> seconds;
-    try {
-        collecting_reporter reporter(make_reporter(format));
-        if (out_file.empty()) {
-            ran = benchmark::RunSpecifiedBenchmarks(&reporter);
-        } else {
-            collecting_reporter file_reporter(make_reporter(out_format));
-            ran = benchmark::RunSpecifiedBenchmarks(&reporter, &file_reporter);
-        }
-        seconds = reporter.seconds;
-    } catch (const std::invalid_argument& e) {
-        std::cerr << "unsupported " << e.what() << "\n";
-        return 2;
-    }
-    benchmark::Shutdown();
-    if (ran == 0) return 1;  // a filter that matches nothing is a mistake (the library said so)
-    print_ratios(seconds, format == "console" ? std::cout : std::cerr);
+    bool console = true;
+    if (const int code = vrwkv::bench::run_collecting(argc, argv, [&] {
+        cudaDeviceProp prop{};
+        if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) benchmark::AddCustomContext("device", prop.name);
+        benchmark::AddCustomContext("dtype", dtype);
+    }, seconds, console)) return code;
+    print_ratios(seconds, console ? std::cout : std::cerr);
     return 0;
 }

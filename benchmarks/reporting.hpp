@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -66,6 +67,52 @@ std::string take_flag(int& argc, char** argv, const std::string& name, const std
     }
     argc = kept;
     return value;
+}
+
+// The name every benchmark of these programs carries: "op/T:<T>/C:<C>".
+inline std::string bench_name(const std::string& op, long long t, long long c) {
+    return op + "/T:" + std::to_string(t) + "/C:" + std::to_string(c);
+}
+
+// Value of "--name=value" in argv (left in place for Google Benchmark), or `fallback`.
+inline std::string peek_flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
+    const std::string prefix = "--" + name + "=";
+    std::string value = fallback;
+    for (int i = 1; i < argc; ++i)
+        if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) value = argv[i] + prefix.size();
+    return value;
+}
+
+// Initialises Google Benchmark, calls `context()` (custom context lines),
+// runs the registered benchmarks through collecting reporters (console or
+// json, plus a --benchmark_out file) and fills `seconds` per benchmark.
+// Returns the exit code: 0, 1 when nothing ran or flags were unknown, 2 for
+// an unsupported output format. `console` tells where ratio tables belong.
+template <class Context>
+int run_collecting(int& argc, char** argv, Context&& context, std::map<std::string, double>& seconds, bool& console) {
+    const std::string format = peek_flag(argc, argv, "benchmark_format", "console");
+    const std::string out_file = peek_flag(argc, argv, "benchmark_out", "");
+    const std::string out_format = peek_flag(argc, argv, "benchmark_out_format", "json");
+    console = format == "console";
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    context();
+    std::size_t ran = 0;
+    try {
+        collecting_reporter reporter(make_reporter(format));
+        if (out_file.empty()) {
+            ran = benchmark::RunSpecifiedBenchmarks(&reporter);
+        } else {
+            collecting_reporter file_reporter(make_reporter(out_format));
+            ran = benchmark::RunSpecifiedBenchmarks(&reporter, &file_reporter);
+        }
+        seconds = reporter.seconds;
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "unsupported " << e.what() << "\n";
+        return 2;
+    }
+    benchmark::Shutdown();
+    return ran == 0 ? 1 : 0;  // a filter that matches nothing is a mistake (the library said so)
 }
 
 }  // namespace vrwkv::bench

@@ -16,27 +16,8 @@ struct dims {
     index_t B, T, C;
 };
 
-template <class T>
-tensor<T> random_tensor(const shape& s, std::mt19937& rng, double scale) {
-    std::normal_distribution<double> normal(0, scale);
-    tensor<T> t(s);
-    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = convert<T>(normal(rng));
-    return t;
-}
-
-// ||got - want|| / ||want||, or +inf when anything is not finite (unwritten
-// outputs are poisoned with NaN).
-template <class T>
-double relative_error(const tensor<T>& got, const tensor<double>& want) {
-    double num = 0, den = 0;
-    for (index_t i = 0; i < want.numel(); ++i) {
-        const double g = convert<double>(got.data()[i]);
-        if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
-        num += (g - want.data()[i]) * (g - want.data()[i]);
-        den += want.data()[i] * want.data()[i];
-    }
-    return std::sqrt(num / den);
-}
+using vrwkv::testing::normal_tensor;
+using vrwkv::testing::relative_error;
 
 template <class T>
 tensor<T> run_attention(const tensor<T>& q, const tensor<T>& k, const tensor<T>& v, attention_variant variant,
@@ -57,7 +38,7 @@ void check_against_reference(const dims& d, double spread, double tolerance, std
     CAPTURE(d.C);
     CAPTURE(spread);
     const shape s{d.B, d.T, d.C};
-    auto q = random_tensor<T>(s, rng, spread), k = random_tensor<T>(s, rng, spread), v = random_tensor<T>(s, rng, 1);
+    auto q = normal_tensor<T>(s, rng, spread), k = normal_tensor<T>(s, rng, spread), v = normal_tensor<T>(s, rng, 1);
     tensor<double> want(s);
     reference::attention<T>(q.view(), k.view(), v.view(), want.view());
     for (attention_variant variant : {attention_variant::materialized, attention_variant::fused}) {
@@ -97,7 +78,7 @@ TEST_CASE("CPU attention with 16-bit storage accumulates in float") {
 TEST_CASE("materialized and fused agree at a size where the score block is split") {
     std::mt19937 rng(5);
     const shape s{1, 2100, 64};
-    auto q = random_tensor<float>(s, rng, 1), k = random_tensor<float>(s, rng, 1), v = random_tensor<float>(s, rng, 1);
+    auto q = normal_tensor<float>(s, rng, 1), k = normal_tensor<float>(s, rng, 1), v = normal_tensor<float>(s, rng, 1);
     const auto a = run_attention(q, k, v, attention_variant::materialized, 1);
     const auto b = run_attention(q, k, v, attention_variant::fused, 2);
     tensor<double> a64(s);

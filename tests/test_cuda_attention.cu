@@ -18,26 +18,8 @@ struct dims {
     index_t B, T, C;
 };
 
-template <class T>
-tensor<T> random_tensor(const shape& s, std::mt19937& rng, double scale) {
-    std::normal_distribution<double> normal(0, scale);
-    tensor<T> t(s);
-    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = convert<T>(normal(rng));
-    return t;
-}
-
-// ||got - want|| / ||want||; +inf when anything is not finite.
-template <class T>
-double relative_error(const tensor<T>& got, const tensor<double>& want) {
-    double num = 0, den = 0;
-    for (index_t i = 0; i < want.numel(); ++i) {
-        const double g = convert<double>(got.data()[i]);
-        if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
-        num += (g - want.data()[i]) * (g - want.data()[i]);
-        den += want.data()[i] * want.data()[i];
-    }
-    return std::sqrt(num / den);
-}
+using vrwkv::testing::normal_tensor;
+using vrwkv::testing::relative_error;
 
 // Runs one variant on the device with the output poisoned (all bits set: NaN
 // in every float format) so unwritten elements fail the check. A non-zero
@@ -69,7 +51,7 @@ void check(executor<cuda>& ex, const dims& d, attention_variant variant, double 
     CAPTURE(budget);
     CAPTURE(attention_variant_name(variant));
     const shape s{d.B, d.T, d.C};
-    auto q = random_tensor<T>(s, rng, spread), k = random_tensor<T>(s, rng, spread), v = random_tensor<T>(s, rng, 1);
+    auto q = normal_tensor<T>(s, rng, spread), k = normal_tensor<T>(s, rng, spread), v = normal_tensor<T>(s, rng, 1);
     tensor<double> want(s);
     reference::attention<T>(q.view(), k.view(), v.view(), want.view());
     CHECK(relative_error(run_on_device(ex, q, k, v, variant, budget), want) < tolerance);

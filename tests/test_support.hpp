@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
+#include <random>
 #include <string>
 
 #include "vrwkv/io/safetensors.hpp"
@@ -36,6 +38,29 @@ double max_abs_diff(const T* t, const stored_tensor& ref) {
         if (!(d <= m)) m = d;
     }
     return m;
+}
+
+// A tensor of N(0, scale^2) values.
+template <class T>
+tensor<T, cpu> normal_tensor(const shape& s, std::mt19937& rng, double scale) {
+    std::normal_distribution<double> normal(0, scale);
+    tensor<T, cpu> t(s);
+    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = convert<T>(normal(rng));
+    return t;
+}
+
+// ||got - want|| / ||want||, or +inf when anything is not finite (unwritten
+// outputs are poisoned with NaN).
+template <class T>
+double relative_error(const tensor<T, cpu>& got, const tensor<double, cpu>& want) {
+    double num = 0, den = 0;
+    for (index_t i = 0; i < want.numel(); ++i) {
+        const double g = convert<double>(got.data()[i]);
+        if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
+        num += (g - want.data()[i]) * (g - want.data()[i]);
+        den += want.data()[i] * want.data()[i];
+    }
+    return std::sqrt(num / den);
 }
 
 }  // namespace vrwkv::testing
