@@ -420,23 +420,13 @@ __device__ __forceinline__ bool biwkv_subchunk_restarts(long long tile_s0, int i
     return biwkv_has_chunk_start(b0, b0 + L < tokens ? b0 + L : tokens, compat_len);
 }
 
-// Kernel 1: each tile's forward and backward sums. The fast path is taken
-// per block (when every thread's sub-chunk allows it), so that registers are
-// not held across the anchored path's calls.
-template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
-__global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_tile_state_kernel(const biwkv_args<T, Acc> a) {
-    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
-    auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
+// After the sub-chunk sums are in shared memory: one thread row folds them
+// into the tile's forward state(s), another into its backward state, and both
+// are stored for the combine pass. Shared by the plain and staged kernels.
+template <int L, bool Compat, class T, class Acc>
+__device__ __forceinline__ void biwkv_store_tile_states(const biwkv_args<T, Acc>& a, const biwkv_place& p,
+                                                        const biwkv_channel<Acc>& ch, biwkv_state<Acc>* sums) {
     constexpr int kinds = biwkv_kinds<Compat>;
-    const biwkv_place p = biwkv_locate(a, blockIdx.x, L);
-    const biwkv_channel<Acc> ch = biwkv_channel_of<Compat>(a, p);
-    Acc k2[L], vv[L], m;
-    biwkv_load_subchunk<L>(a, p, k2, vv);
-    if (__syncthreads_and(ch.fast))
-        biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
-    else
-        biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
-    __syncthreads();
     const int S = blockDim.y, y = threadIdx.y;
     const long long tile_s0 = static_cast<long long>(p.tile) * S * L;
     if (y == 0 && p.active) {
@@ -458,6 +448,25 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_tile_state_kernel
         for (int i = 0; i < S; ++i) g = biwkv_merge(g, biwkv_slot(sums, kinds - 1, i), -ch.w2);
         a.states[biwkv_state_index(p.b, p.tile, a.tiles, kinds - 1, kinds, a.channels, p.c)] = g;
     }
+}
+
+// Kernel 1: each tile's forward and backward sums. The fast path is taken
+// per block (when every thread's sub-chunk allows it), so that registers are
+// not held across the anchored path's calls.
+template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
+__global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_tile_state_kernel(const biwkv_args<T, Acc> a) {
+    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
+    auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
+    const biwkv_place p = biwkv_locate(a, blockIdx.x, L);
+    const biwkv_channel<Acc> ch = biwkv_channel_of<Compat>(a, p);
+    Acc k2[L], vv[L], m;
+    biwkv_load_subchunk<L>(a, p, k2, vv);
+    if (__syncthreads_and(ch.fast))
+        biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
+    else
+        biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
+    __syncthreads();
+    biwkv_store_tile_states<L, Compat>(a, p, ch, sums);
 }
 
 // Rows of the combine kernel: as many as fit 48 KB of static shared memory, up to 16.
@@ -861,7 +870,7 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks)
     biwkv_tile_state_staged_kernel(const biwkv_args<T, Acc> a, unsigned items) {
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
     constexpr int kinds = biwkv_kinds<Compat>;
-    const int S = blockDim.y, y = threadIdx.y;
+    const int S = blockDim.y;
     const int tile_tokens = S * L;
     auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
     T* stage = reinterpret_cast<T*>(sums + kinds * S * biwkv_warp);
@@ -883,26 +892,7 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks)
         else
             biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
         __syncthreads();
-        const long long tile_s0 = static_cast<long long>(p.tile) * S * L;
-        if (y == 0 && p.active) {
-            biwkv_forward<Acc> acc{biwkv_empty_state<Acc>(), biwkv_empty_state<Acc>(), biwkv_empty_state<Acc>()};
-            for (int i = 0; i < S; ++i) {
-                biwkv_forward<Acc> x{biwkv_slot(sums, 0, i), acc.r, acc.z};
-                if constexpr (Compat) x.r = biwkv_slot(sums, 1, i), x.z = biwkv_slot(sums, 2, i);
-                acc = biwkv_append<Compat>(
-                    acc, x, biwkv_subchunk_restarts<Compat>(tile_s0, i, L, a.tokens, a.compat_len), ch.w2);
-            }
-            a.states[biwkv_state_index(p.b, p.tile, a.tiles, 0, kinds, a.channels, p.c)] = acc.f;
-            if constexpr (Compat) {
-                a.states[biwkv_state_index(p.b, p.tile, a.tiles, 1, kinds, a.channels, p.c)] = acc.r;
-                a.states[biwkv_state_index(p.b, p.tile, a.tiles, 2, kinds, a.channels, p.c)] = acc.z;
-            }
-        }
-        if (y == (S > 1 ? 1 : 0) && p.active) {
-            biwkv_state<Acc> g = biwkv_empty_state<Acc>();
-            for (int i = 0; i < S; ++i) g = biwkv_merge(g, biwkv_slot(sums, kinds - 1, i), -ch.w2);
-            a.states[biwkv_state_index(p.b, p.tile, a.tiles, kinds - 1, kinds, a.channels, p.c)] = g;
-        }
+        biwkv_store_tile_states<L, Compat>(a, p, ch, sums);
     }
     biwkv_cp_async_wait_all();
 }
