@@ -1,7 +1,9 @@
 // CUDA Bi-WKV throughput against the memory-bandwidth limit.
 //   d2d_copy                              cudaMemcpyAsync device to device (read + write bytes)
 //   biwkv/<mode>/<dtype>/B:T:C            the op (biwkv_impl<cuda>), exact and compat
-//   biwkv_config/<config>/S:<s>/B:T:C     exact float with a fixed launch configuration (tuning)
+//   biwkv_tiled/exact/float/B:T:C         the tiled kernels (the exact path before the fused kernel)
+//   biwkv_fused/<config>/S:<s>/B:T:C      the fused kernel with a fixed launch configuration (tuning)
+//   pattern_copy/<layout>/S:<s>/B:T:C     y = k + v with the kernels' thread layout: the bandwidth the layout allows
 // Bytes counted per call: 3 * B * T * C * sizeof(storage) (k, v read once, y
 // written once). Counter fraction_of_copy_bw: those bytes per second over the
 // copy's bytes per second. Timed with CUDA events (manual time); inputs rotate
@@ -180,12 +182,71 @@ void biwkv_op(benchmark::State& state, vrwkv::biwkv_mode mode) {
     });
 }
 
-template <class Config, bool Staged = true>
-void biwkv_tuned(benchmark::State& state, int subchunks) {
+// The tiled kernels, as biwkv_impl<cuda> ran exact float before the fused kernel.
+void biwkv_tiled_exact(benchmark::State& state) {
+    using namespace vrwkv::cuda_detail;
     run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
         const vrwkv::biwkv_params p{in.B, in.T_, in.C, vrwkv::biwkv_mode::exact};
-        vrwkv::cuda_detail::biwkv_launch<Config, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i),
-                                                        subchunks, Staged);
+        using one = biwkv_configs<float>::one_tile;
+        using multi = biwkv_configs<float>::multi_tile;
+        if (in.T_ <= index_t{one::len} * one::max_subchunks)
+            biwkv_launch<one, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i), 0, false);
+        else
+            biwkv_launch<multi, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i), 0, true);
+    });
+}
+
+template <class Config>
+void biwkv_fused_tuned(benchmark::State& state, int rows) {
+    run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
+        const vrwkv::biwkv_params p{in.B, in.T_, in.C, vrwkv::biwkv_mode::exact};
+        vrwkv::cuda_detail::biwkv_fused_launch<Config>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i),
+                                                        rows);
+    });
+}
+
+// The op's memory access pattern without its arithmetic: y = k + v with
+// Bi-WKV's thread layout (a warp across 32 channels, each thread L tokens of
+// its channel, blocks of 32 x S threads over (b, channel group, tile)), or
+// with each thread taking 4 channels (16-byte loads). The bandwidth this
+// reaches bounds what the layout allows.
+template <int L, int Vec>
+__global__ void __launch_bounds__(512) pattern_copy_kernel(const float* k, const float* v, float* y, int T, int C,
+                                                           int groups, int tiles) {
+    const int S = blockDim.y;
+    const unsigned blk = blockIdx.x;
+    const int group = static_cast<int>(blk % groups);
+    const unsigned rest = blk / groups;
+    const int tile = static_cast<int>(rest % tiles), b = static_cast<int>(rest / tiles);
+    const int c = (group * 32 + static_cast<int>(threadIdx.x)) * Vec;
+    const long long t0 = (static_cast<long long>(tile) * S + threadIdx.y) * L;
+    if (c >= C) return;
+    float buf_k[L][Vec], buf_v[L][Vec];
+#pragma unroll
+    for (int j = 0; j < L; ++j) {
+        const long long i = (static_cast<long long>(b) * T + t0 + j) * C + c;
+        const bool in = t0 + j < T;
+#pragma unroll
+        for (int q = 0; q < Vec; ++q) buf_k[j][q] = in ? k[i + q] : 0.0f, buf_v[j][q] = in ? v[i + q] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < L; ++j) {
+        const long long i = (static_cast<long long>(b) * T + t0 + j) * C + c;
+        if (t0 + j < T)
+#pragma unroll
+            for (int q = 0; q < Vec; ++q) y[i + q] = buf_k[j][q] + buf_v[j][q];
+    }
+}
+
+template <int L, int Vec>
+void pattern_copy(benchmark::State& state, int rows) {
+    run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
+        const int groups = static_cast<int>((in.C / Vec + 31) / 32);
+        const int tiles = static_cast<int>((in.T_ + L * rows - 1) / (L * rows));
+        const unsigned blocks = static_cast<unsigned>(in.B * tiles * groups);
+        pattern_copy_kernel<L, Vec><<<blocks, dim3(32, rows), 0, gpu().stream()>>>(
+            in.kp(i), in.vp(i), in.yp(i), static_cast<int>(in.T_), static_cast<int>(in.C), groups, tiles);
+        vrwkv::cuda_check_launch("pattern_copy_kernel");
     });
 }
 
@@ -205,9 +266,9 @@ void register_all() {
     benchmark::RegisterBenchmark("biwkv/exact/float", biwkv_op<float>, biwkv_mode::exact)->Apply(shapes);
     benchmark::RegisterBenchmark("biwkv/exact/bf16", biwkv_op<vrwkv::bfloat16>, biwkv_mode::exact)->Apply(shapes);
     benchmark::RegisterBenchmark("biwkv/compat/float", biwkv_op<float>, biwkv_mode::compat)->Apply(shapes);
-    // Launch configurations (L tokens per thread x threads per block x blocks
-    // per SM): the defaults are L16x512x1 for one tile (T <= 256) and
-    // L16x256x3 beyond; those with 128-token tiles run T = 196 as two tiles.
+    // The tiled kernels that exact float ran before the fused kernel, and
+    // fused launch configurations (threads per block x blocks per SM, rows
+    // per tile when T spans several tiles).
     using namespace vrwkv::cuda_detail;
     auto tune = [](benchmark::internal::Benchmark* b) {
         b->ArgNames({"B", "T", "C"});
@@ -217,16 +278,17 @@ void register_all() {
         b->Args({8, 4096, 768});
         b->UseManualTime()->Unit(benchmark::kMicrosecond);
     };
-    // staged (persistent grid, cp.async) against the one-tile-per-block kernels
-    benchmark::RegisterBenchmark("biwkv_config/L16x512x1/S:16/unstaged", biwkv_tuned<biwkv_config<16, 512, 1>, false>, 16)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L16x256x3/S:8/unstaged", biwkv_tuned<biwkv_config<16, 256, 3>, false>, 8)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L16x512x2/S:16", biwkv_tuned<biwkv_config<16, 512, 2>>, 16)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L16x512x1/S:16", biwkv_tuned<biwkv_config<16, 512, 1>>, 16)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L16x256x3/S:8", biwkv_tuned<biwkv_config<16, 256, 3>>, 8)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L16x256x4/S:8", biwkv_tuned<biwkv_config<16, 256, 4>>, 8)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L8x512x2/S:16", biwkv_tuned<biwkv_config<8, 512, 2>>, 16)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L8x1024x1/S:32", biwkv_tuned<biwkv_config<8, 1024, 1>>, 32)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_config/L8x256x4/S:8", biwkv_tuned<biwkv_config<8, 256, 4>>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_tiled/exact/float", biwkv_tiled_exact)->Apply(tune);
+    benchmark::RegisterBenchmark("pattern_copy/L16/S:16", pattern_copy<16, 1>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("pattern_copy/L8/S:16", pattern_copy<8, 1>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("pattern_copy/L8/S:4", pattern_copy<8, 1>, 4)->Apply(tune);
+    benchmark::RegisterBenchmark("pattern_copy/L4/S:8", pattern_copy<4, 1>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("pattern_copy/L8x4ch/S:8", pattern_copy<8, 4>, 8)->Apply(tune);
+    benchmark::RegisterBenchmark("pattern_copy/L4x4ch/S:4", pattern_copy<4, 4>, 4)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L16x512x2/S:16", biwkv_fused_tuned<biwkv_fused_config<16, 512, 2>>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L16x512x2/S:12", biwkv_fused_tuned<biwkv_fused_config<16, 512, 2>>, 12)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L16x512x1/S:16", biwkv_fused_tuned<biwkv_fused_config<16, 512, 1>>, 16)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L8x1024x1/S:32", biwkv_fused_tuned<biwkv_fused_config<8, 1024, 1>>, 32)->Apply(tune);
 }
 
 }  // namespace

@@ -385,6 +385,72 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
     CHECK(max_diff(run_gpu<float, biwkv_config<8, 1024, 1>>(small72, biwkv_mode::exact, 0), sref72) < 5e-5);
 }
 
+// The fused kernel with one launch configuration and `rows` rows per tile,
+// launched `repeats` times into the same output (tickets and flags carry over
+// between launches), optionally the last time through a captured graph.
+template <class Config, class T = float>
+std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false) {
+    executor<cuda>& ex = gpu();
+    const shape s3{pb.B, pb.T, pb.C};
+    auto w = to_device<float>(ex, host_tensor<float>(pb.w, shape{pb.C}).view());
+    auto u = to_device<float>(ex, host_tensor<float>(pb.u, shape{pb.C}).view());
+    auto k = to_device<T>(ex, host_tensor<T>(pb.k, s3).view());
+    auto v = to_device<T>(ex, host_tensor<T>(pb.v, s3).view());
+    tensor<T, cuda> y(s3);
+    const biwkv_params p{pb.B, pb.T, pb.C, biwkv_mode::exact};
+    auto launch = [&] {
+        cuda_detail::biwkv_fused_launch<Config>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(), rows);
+    };
+    for (int i = 0; i < repeats; ++i) launch();
+    if (graph) {
+        cudaGraph_t g = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        cuda_check(cudaMemsetAsync(y.data(), 0xFF, static_cast<std::size_t>(y.numel()) * sizeof(T), ex.stream()),
+                   "cudaMemsetAsync");
+        cuda_check(cudaStreamBeginCapture(ex.stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+        launch();
+        cuda_check(cudaStreamEndCapture(ex.stream(), &g), "cudaStreamEndCapture");
+        cuda_check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
+        for (int i = 0; i < 3; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
+        ex.synchronize();
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+    }
+    auto out = to_host<T>(ex, y.view());
+    std::vector<double> r(static_cast<std::size_t>(out.numel()));
+    for (index_t i = 0; i < out.numel(); ++i) r[static_cast<std::size_t>(i)] = convert<double>(out.data()[i]);
+    return r;
+}
+
+TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launches and graph replays") {
+    if (!have_device()) return;
+    using cuda_detail::biwkv_fused_config;
+    std::mt19937 rng(5150);
+    struct dims {
+        index_t B, T, C;
+        double kscale, wT, uscale = 3;
+    };
+    const dims shapes[] = {{3, 196, 72, 30, 15},    {2, 256, 40, 60, -20},  {2, 257, 40, 60, 20},
+                           {1, 3001, 33, 60, -20},  {5, 4100, 64, 20, 8},   {2, 700, 37, 30, 300, 60},
+                           {1, 9000, 192, 10, 8},   {9, 513, 96, 60, 20}};
+    for (const dims& d : shapes) {
+        CAPTURE(d.B);
+        CAPTURE(d.T);
+        CAPTURE(d.C);
+        const problem pf = rounded_problem<float>(random_problem(rng, d.B, d.T, d.C, d.kscale, d.wT, d.uscale));
+        const std::vector<double> ref = host_exact(pf);
+        for (int rows : {1, 3, 8, 16})
+            CHECK(max_diff(run_fused<biwkv_fused_config<8, 512, 2>>(pf, rows), ref) < 5e-5);
+        CHECK(max_diff(run_fused<biwkv_fused_config<8, 1024, 1>>(pf, 32, 3), ref) < 5e-5);
+        CHECK(max_diff(run_fused<biwkv_fused_config<16, 512, 1>>(pf, 13), ref) < 5e-5);
+        CHECK(max_diff(run_fused<biwkv_fused_config<8, 512, 2>>(pf, 0, 2, true), ref) < 5e-5);
+        CHECK(max_diff(run_fused<biwkv_fused_config<16, 512, 2>>(pf, 16, 2, true), ref) < 5e-5);
+        CHECK(max_diff(run_fused<biwkv_fused_config<16, 256, 2>>(pf, 5), ref) < 5e-5);
+        const problem pb = rounded_problem<bfloat16>(pf);
+        CHECK(max_diff(run_fused<biwkv_fused_config<8, 512, 2>, bfloat16>(pb, 4), host_exact(pb)) < 1e-2);
+    }
+}
+
 TEST_CASE("CUDA Bi-WKV reports shape errors") {
     if (!have_device()) return;
     executor<cuda>& ex = gpu();

@@ -1,0 +1,661 @@
+#pragma once
+// Bi-WKV exact mode in one kernel, for float accumulation (float, half and
+// bfloat16 storage). It reads k and v once from DRAM when one tile covers T,
+// and otherwise twice, the second time mostly from L2.
+//
+// A tile is 32 channels x S sub-chunks of `len` tokens (one thread each, held
+// in registers; block 32 x S). When T fits one tile, each block is a whole
+// sequence (b, 32 channels): load, sub-chunk sums, carries within the block,
+// output. When it does not, the kernel runs two kinds of work items, handed
+// out in order by a ticket counter:
+//   sums(s, t):   the tile's summed forward and backward terms, stored; the
+//                 last tile of sequence s to finish scans all of s's tile
+//                 sums into carries and raises s's ready flag;
+//   output(s, t): waits for s's flag (after issuing its loads), then writes y.
+// Tickets run sums(0), sums(1), output(0), sums(2), output(1), ...: outputs
+// lag one sequence, so the scan of s overlaps the loads of s + 1, and an
+// output's second read of k and v finds them in L2. An item only waits for
+// items with earlier tickets, which are held by running blocks that never
+// wait themselves, so the kernel cannot deadlock, whatever the grid's
+// residency.
+//
+// Tickets, arrival counts and ready flags live in executor words that stay
+// between launches: the block that draws the last ticket resets the counter
+// and advances an epoch; a flag is valid when it holds epoch + 1, so flags
+// never need clearing, and graph replays stay correct.
+//
+// The arithmetic is that of the tiled kernels (biwkv_tiled.cuh): a fast path
+// that scales each sub-chunk by one exponent, an anchored log-sum-exp path
+// for sub-chunks outside its range, and carried sums in anchored form.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "vrwkv/cuda/biwkv_tiled.cuh"
+#include "vrwkv/cuda/error.cuh"
+#include "vrwkv/cuda/executor.cuh"
+#include "vrwkv/ops/biwkv.hpp"
+
+namespace vrwkv {
+namespace cuda_detail {
+
+inline constexpr int biwkv_fused_rows = 32;  // sub-chunks (warps) per tile at most (S)
+inline constexpr int biwkv_fused_batch = 2;  // tile sums loaded ahead of a scan's chain
+
+template <class T>
+struct biwkv_fused_args {
+    const float* w;
+    const float* u;
+    const T* k;
+    const T* v;
+    T* y;
+    biwkv_state<float>* tile_sums;  // [sequence][tile][2][32]: sums, then carries (several tiles only)
+    unsigned* words;  // [0, 2): ticket counter and epoch (one 64-bit word); per sequence s: [2 + 2s] arrivals, [3 + 2s] ready
+    int tokens, channels, groups;
+    int sequences;  // batch * groups
+    int tiles;      // per sequence
+    int len;        // tokens per thread (L; rows past T hold fewer)
+    int lag;        // sequences whose sums run ahead of the outputs (1 .. sequences)
+};
+
+// 2^x on the special-function unit, flushing results below 2^-126 to zero
+// (terms that small next to the tile's largest term do not show in float).
+__device__ __forceinline__ float biwkv_exp2_ftz(float x) {
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
+}
+
+// Release / acquire between the blocks of one launch (cheaper than
+// __threadfence's sequentially consistent fence).
+__device__ __forceinline__ void biwkv_fence() { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
+
+// Tile sums are written and read by different blocks of one launch: through
+// L2 (L1 is not coherent).
+__device__ __forceinline__ biwkv_state<float> biwkv_load_cg(const biwkv_state<float>* p) {
+    const float4 q = __ldcg(reinterpret_cast<const float4*>(p));
+    return {q.x, q.y, q.z, __float_as_int(q.w)};
+}
+__device__ __forceinline__ void biwkv_store_cg(biwkv_state<float>* p, const biwkv_state<float>& s) {
+    __stcg(reinterpret_cast<float4*>(p), make_float4(s.num, s.den, s.ka, __int_as_float(s.pos)));
+}
+
+// Sequence s's block of tile sums, at channel lane x: entry (tile, dir) is
+// at [(tile * 2 + dir) * 32].
+template <class T>
+__device__ __forceinline__ biwkv_state<float>* biwkv_fused_sums_of(const biwkv_fused_args<T>& a, int s, int x) {
+    return a.tile_sums + static_cast<long long>(s) * a.tiles * 2 * biwkv_warp + x;
+}
+
+// The last block to finish sequence s's sums: tile sums -> exclusive carries
+// in place (forward: sum of every tile before; backward: every tile after).
+// Row y of the block walks a range of tiles; ranges join in shared memory.
+template <class T>
+__device__ void biwkv_fused_scan(const biwkv_fused_args<T>& a, int s, float w2, bool active,
+                                 biwkv_state<float>* rows_s) {
+    constexpr int batch = biwkv_fused_batch;
+    const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y, n = a.tiles;
+    const int per = (n + S - 1) / S;
+    const int lo = min(y * per, n), hi = min(lo + per, n);
+    biwkv_state<float>* base = biwkv_fused_sums_of(a, s, x);
+    auto at = [&](int t, int dir) { return base + (t * 2 + dir) * biwkv_warp; };
+    const biwkv_state<float> none = biwkv_empty_state<float>();
+    biwkv_state<float> f = none, g = none;
+    if (active)
+        for (int t0 = lo; t0 < hi; t0 += batch) {
+            biwkv_state<float> fs[batch], gs[batch];
+#pragma unroll
+            for (int i = 0; i < batch; ++i)
+                if (t0 + i < hi) fs[i] = biwkv_load_cg(at(t0 + i, 0)), gs[i] = biwkv_load_cg(at(t0 + i, 1));
+#pragma unroll
+            for (int i = 0; i < batch; ++i)
+                if (t0 + i < hi) f = biwkv_merge(f, fs[i], w2), g = biwkv_merge(g, gs[i], -w2);
+        }
+    rows_s[y * biwkv_warp + x] = f;
+    rows_s[(S + y) * biwkv_warp + x] = g;
+    __syncthreads();
+    if (!active) return;
+    biwkv_state<float> fc = none, gc = none;
+    for (int r = 0; r < y; ++r) fc = biwkv_merge(fc, rows_s[r * biwkv_warp + x], w2);
+    for (int r = S - 1; r > y; --r) gc = biwkv_merge(gc, rows_s[(S + r) * biwkv_warp + x], -w2);
+    for (int t0 = lo; t0 < hi; t0 += batch) {
+        biwkv_state<float> fs[batch];
+#pragma unroll
+        for (int i = 0; i < batch; ++i)
+            if (t0 + i < hi) fs[i] = biwkv_load_cg(at(t0 + i, 0));
+#pragma unroll
+        for (int i = 0; i < batch; ++i)
+            if (t0 + i < hi) {
+                biwkv_store_cg(at(t0 + i, 0), fc);
+                fc = biwkv_merge(fc, fs[i], w2);
+            }
+    }
+    for (int t1 = hi; t1 > lo; t1 -= batch) {
+        biwkv_state<float> gs[batch];
+#pragma unroll
+        for (int i = 0; i < batch; ++i)
+            if (t1 - 1 - i >= lo) gs[i] = biwkv_load_cg(at(t1 - 1 - i, 1));
+#pragma unroll
+        for (int i = 0; i < batch; ++i)
+            if (t1 - 1 - i >= lo) {
+                biwkv_store_cg(at(t1 - 1 - i, 1), gc);
+                gc = biwkv_merge(gc, gs[i], -w2);
+            }
+    }
+}
+
+// A work item: sequence s (batch b, channel group), tile, and its kind.
+struct biwkv_fused_item {
+    int s, tile;
+    bool output;
+};
+
+// Ticket -> item. Tickets come in blocks of `tiles`: the sums of sequences
+// 0 .. lag-1, then the sums of sequence s + lag alternating with the outputs
+// of s, then the last outputs. With lag 1: sums(0), sums(1), output(0),
+// sums(2), output(1), ..., output(n-1).
+__device__ __forceinline__ biwkv_fused_item biwkv_fused_decode(unsigned ticket, int tiles, int sequences, int lag) {
+    const unsigned block = ticket / static_cast<unsigned>(tiles);
+    biwkv_fused_item it{0, static_cast<int>(ticket - block * static_cast<unsigned>(tiles)), true};
+    const unsigned n = static_cast<unsigned>(sequences), g = static_cast<unsigned>(lag);
+    if (block < g) {
+        it.s = static_cast<int>(block), it.output = false;
+    } else if (block < 2 * n - g) {
+        const unsigned q = block - g;
+        if (q & 1u)
+            it.s = static_cast<int>(q / 2);
+        else
+            it.s = static_cast<int>(g + q / 2), it.output = false;
+    } else {
+        it.s = static_cast<int>(block - n);
+    }
+    return it;
+}
+
+// Fast path sums (see biwkv_fast_sums): leaves e_j = 2^{k2_j - m} in k2 and
+// e_j v_j in ev.
+template <int L>
+__device__ __forceinline__ void biwkv_fused_fast_sums(float (&k2)[L], float (&ev)[L], int count, float d, int s0,
+                                                      float& m, biwkv_state<float>& fwd, biwkv_state<float>& bwd) {
+    m = biwkv_empty_exponent<float>();
+#pragma unroll
+    for (int j = 0; j < L; ++j)
+        if (j < count) m = fmaxf(m, k2[j]);
+#pragma unroll
+    for (int j = 0; j < L; ++j) {
+        const float e = j < count ? exp2f(k2[j] - m) : 0.0f;
+        k2[j] = e;
+        ev[j] *= e;
+    }
+    float fn = 0, fd = 0, gn = 0, gd = 0;
+#pragma unroll
+    for (int j = 0; j < L; ++j)
+        if (j < count) fn = d * fn + ev[j], fd = d * fd + k2[j];
+#pragma unroll
+    for (int j = L - 1; j >= 0; --j)
+        if (j < count) gn = d * gn + ev[j], gd = d * gd + k2[j];
+    fwd = biwkv_normalized(fn, fd, m, s0 + count);
+    bwd = biwkv_normalized(gn, gd, m, s0 - 1);
+}
+
+// Anchored path sums (see biwkv_anchored_sums), from registers.
+template <int L>
+__device__ __forceinline__ void biwkv_fused_anchored_sums(const float (&k2)[L], const float (&vv)[L], int count,
+                                                          float w2, int s0, biwkv_state<float>& fwd,
+                                                          biwkv_state<float>& bwd) {
+    biwkv_run<float> f = biwkv_empty_run<float>(), g = f;
+#pragma unroll
+    for (int j = 0; j < L; ++j)
+        if (j < count) biwkv_absorb(f, k2[j] + w2 * static_cast<float>(j + 1), vv[j]);
+#pragma unroll
+    for (int j = L - 1; j >= 0; --j)
+        if (j < count) biwkv_absorb(g, k2[j] - w2 * static_cast<float>(j - 1), vv[j]);
+    fwd = biwkv_to_state(f, s0);
+    bwd = biwkv_to_state(g, s0);
+}
+
+// Fast path output (see biwkv_fast_output); e in k2, e v in ev.
+template <int L, class T>
+__device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&ev)[L], int count, float m, float w2,
+                                                        float u2, float d, int s0, const biwkv_state<float>& fin,
+                                                        const biwkv_state<float>& gin, float* gn_s, float* gd_s,
+                                                        int stride, T* yp, long long C) {
+    const float ef = biwkv_exponent_at(fin, s0, w2);
+    const float eg = biwkv_exponent_at(gin, s0 + count - 1, -w2);
+    const float top = fmaxf(fmaxf(m + fmaxf(u2, 0.0f), ef), eg);
+    const float scale = exp2f(m - top);
+    {
+        const float cg = exp2f(eg - top);
+        float gn = gin.num * cg, gd = gin.den * cg;
+#pragma unroll
+        for (int j = L - 1; j >= 0; --j)
+            if (j < count) {
+                gn_s[j * stride] = gn, gd_s[j * stride] = gd;
+                e[j] *= scale, ev[j] *= scale;
+                gn = d * gn + ev[j], gd = d * gd + e[j];
+            }
+    }
+    const float cf = exp2f(ef - top), eu = exp2f(u2);
+    float fn = fin.num * cf, fd = fin.den * cf;
+#pragma unroll
+    for (int j = 0; j < L; ++j)
+        if (j < count) {
+            const float out = __fdividef(fn + gn_s[j * stride] + eu * ev[j], fd + gd_s[j * stride] + eu * e[j]);
+            biwkv_store<float>(yp + j * C, out);
+            fn = d * fn + ev[j], fd = d * fd + e[j];
+        }
+}
+
+// Anchored path output (see biwkv_anchored_output), from registers.
+template <int L, class T>
+__device__ __forceinline__ void biwkv_fused_anchored_output(const float (&k2)[L], const float (&vv)[L], int count,
+                                                            float w2, float u2, int s0, const biwkv_state<float>& fin,
+                                                            const biwkv_state<float>& gin, float* gn_s, float* gd_s,
+                                                            int stride, T* yp, long long C) {
+    {
+        biwkv_run<float> g = biwkv_to_run(gin, s0, -w2);
+#pragma unroll
+        for (int j = L - 1; j >= 0; --j)
+            if (j < count) {
+                const bool empty = !(g.d > 0);
+                gn_s[j * stride] = empty ? 0.0f : g.n / g.d;
+                gd_s[j * stride] =
+                    empty ? biwkv_empty_exponent<float>() : g.eb + w2 * static_cast<float>(j) + log2f(g.d);
+                biwkv_absorb(g, k2[j] - w2 * static_cast<float>(j - 1), vv[j]);
+            }
+    }
+    biwkv_run<float> f = biwkv_to_run(fin, s0, w2);
+#pragma unroll
+    for (int j = 0; j < L; ++j)
+        if (j < count) {
+            const float fe = f.eb - w2 * static_cast<float>(j), ge = gd_s[j * stride], se = u2 + k2[j];
+            const float top = fmaxf(fmaxf(fe, ge), se);
+            const float xf = exp2f(fe - top), xg = exp2f(ge - top), xs = exp2f(se - top);
+            const float out = (f.n * xf + gn_s[j * stride] * xg + vv[j] * xs) / (f.d * xf + xg + xs);
+            biwkv_store<float>(yp + j * C, out);
+            biwkv_absorb(f, k2[j] + w2 * static_cast<float>(j + 1), vv[j]);
+        }
+}
+
+// The general path (a tile outside the tile-wide fast range): per sub-chunk
+// the fast path or, outside its range, the anchored one; sums into shared
+// memory. (Out of line it would force the register arrays into local
+// memory on every path: measured 1.6x slower.)
+template <int L>
+__device__ __forceinline__ void biwkv_fused_general_sums(float (&k2)[L], float (&ev)[L], int count, float d, float w2,
+                                                      float u2, int s0, float& m, biwkv_state<float>* fwd,
+                                                      biwkv_state<float>* bwd) {
+    biwkv_state<float> f, g;
+    if (fabsf(w2) * static_cast<float>(count) <= static_cast<float>(biwkv_fast_span) &&
+        fabsf(u2) <= static_cast<float>(biwkv_fast_u))
+        biwkv_fused_fast_sums<L>(k2, ev, count, d, s0, m, f, g);
+    else
+        biwkv_fused_anchored_sums<L>(k2, ev, count, w2, s0, f, g);
+    *fwd = f, *bwd = g;
+}
+
+// The general path's output: this sub-chunk's carries from the tile's and
+// the other rows' sums, then y.
+template <int L, class T>
+__device__ __forceinline__ void biwkv_fused_general_output(float (&k2)[L], float (&ev)[L], int count, float m, float w2,
+                                                        float u2, float d, int s0, biwkv_state<float> fin,
+                                                        biwkv_state<float> gin, const biwkv_state<float>* sums,
+                                                        float* gn_s, float* gd_s, int stride, T* yp, long long C) {
+    const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y;
+    for (int i = 0; i < y; ++i) fin = biwkv_merge(fin, sums[i * biwkv_warp + x], w2);
+    for (int i = S - 1; i > y; --i) gin = biwkv_merge(gin, sums[stride + i * biwkv_warp + x], -w2);
+    if (fabsf(w2) * static_cast<float>(count) <= static_cast<float>(biwkv_fast_span) &&
+        fabsf(u2) <= static_cast<float>(biwkv_fast_u))
+        biwkv_fused_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, gn_s, gd_s, stride, yp, C);
+    else
+        biwkv_fused_anchored_output<L>(k2, ev, count, w2, u2, s0, fin, gin, gn_s, gd_s, stride, yp, C);
+}
+
+// Tile-wide fast path. When the decay over the whole tile stays within 2^32
+// (|w| * tile tokens) and e^u within 2^60, every token of the tile is scaled
+// by one exponent M (the tile's largest k), so that the sub-chunks combine
+// as plain sums: F_y = D F_{y-1} + F_local, D = e^{-w len}, two fused
+// multiply-adds per row instead of a log-sum-exp merge. Terms this scaling
+// flushes to zero are below 2^-90 of the tile's largest term.
+inline constexpr double biwkv_tile_fast_span = 32;
+
+// The row sums of the fast path in shared memory: (forward num, den, backward num, den).
+__device__ __forceinline__ float4& biwkv_row_sums(float4* rows, int y) {
+    return rows[y * biwkv_warp + threadIdx.x];
+}
+
+// Fast path, forward and backward sums of the rows before / after row y
+// (exclusive), in the tile's scale: forward seen from row y's first token,
+// backward from its last.
+struct biwkv_row_carries {
+    float fn, fd, gn, gd;
+};
+__device__ __forceinline__ biwkv_row_carries biwkv_rows_around(const float4* rows, int y, int S, float D) {
+    biwkv_row_carries r{0, 0, 0, 0};
+    for (int i = 0; i < y; ++i) {
+        const float4 q = rows[i * biwkv_warp + threadIdx.x];
+        r.fn = D * r.fn + q.x, r.fd = D * r.fd + q.y;
+    }
+    for (int i = S - 1; i > y; --i) {
+        const float4 q = rows[i * biwkv_warp + threadIdx.x];
+        r.gn = D * r.gn + q.z, r.gd = D * r.gd + q.w;
+    }
+    return r;
+}
+
+// Fast path output: the tile carries (anchored) and the rows' sums, all
+// rescaled to 2^top, top the largest exponent among them and e^u 2^M.
+template <int L, class T>
+__device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev)[L], int count, float M, float w2,
+                                                       float u2, float d, int s0, const biwkv_state<float>& fin,
+                                                       const biwkv_state<float>& gin, const biwkv_row_carries& r,
+                                                       float* gn_s, float* gd_s, int stride, T* yp, long long C) {
+    // the backward sums are seen from the row's last slot (L - 1; padded
+    // slots past T add nothing)
+    const float ef = biwkv_exponent_at(fin, s0, w2);
+    const float eg = biwkv_exponent_at(gin, s0 + L - 1, -w2);
+    const float top = fmaxf(fmaxf(M + fmaxf(u2, 0.0f), ef), eg);
+    const float scale = biwkv_exp2_ftz(M - top), eu = biwkv_exp2_ftz(u2);
+    {
+        const float cg = biwkv_exp2_ftz(eg - top);
+        float gn = gin.num * cg + r.gn * scale, gd = gin.den * cg + r.gd * scale;
+#pragma unroll
+        for (int j = L - 1; j >= 0; --j) {
+            gn_s[j * stride] = gn, gd_s[j * stride] = gd;
+            e[j] *= scale, ev[j] *= scale;
+            gn = d * gn + ev[j], gd = d * gd + e[j];
+        }
+    }
+    const float cf = biwkv_exp2_ftz(ef - top);
+    float fn = fin.num * cf + r.fn * scale, fd = fin.den * cf + r.fd * scale;
+    if (count == L) {
+#pragma unroll
+        for (int j = 0; j < L; ++j) {
+            biwkv_store<float>(yp + j * C,
+                               __fdividef(fn + gn_s[j * stride] + eu * ev[j], fd + gd_s[j * stride] + eu * e[j]));
+            fn = d * fn + ev[j], fd = d * fd + e[j];
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < L; ++j) {
+            if (j < count)
+                biwkv_store<float>(yp + j * C,
+                                   __fdividef(fn + gn_s[j * stride] + eu * ev[j], fd + gd_s[j * stride] + eu * e[j]));
+            fn = d * fn + ev[j], fd = d * fd + e[j];
+        }
+    }
+}
+
+// Shared memory: sub-chunk sums [2][S][32] (the fast path's row sums and
+// the scan reuse it), the rows' largest k [S][32], then backward sums per
+// token [2][L][S][32].
+template <int L>
+__host__ __device__ constexpr std::size_t biwkv_fused_smem(int rows) {
+    return static_cast<std::size_t>(rows) * biwkv_warp *
+           (2 * sizeof(biwkv_state<float>) + sizeof(float) + 2 * L * sizeof(float));
+}
+
+// One work item, for every kernel variant. `load(count, row0, k2, v)` fills
+// this thread's tokens (k in base-2 units); `smem` is the compute area
+// (biwkv_fused_smem). Threads may return early only after the last barrier.
+template <int L, class T, class Load>
+__device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, const biwkv_fused_item& it,
+                                                 unsigned epoch, unsigned char* smem, Load&& load) {
+    __shared__ unsigned last_s;
+    const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y;
+    const bool lead = x == 0 && y == 0;
+    const int stride = S * biwkv_warp;
+    auto* sums = reinterpret_cast<biwkv_state<float>*>(smem);   // [2][S][32]
+    auto* rows = reinterpret_cast<float4*>(sums);               // fast path: [S][32]
+    float* maxes = reinterpret_cast<float*>(sums + 2 * stride);  // [S][32]
+    float* gn_s = maxes + stride + y * biwkv_warp + x;
+    float* gd_s = gn_s + L * stride;
+    const bool several = a.tiles > 1;
+    // per sequence, arrival count and ready flag side by side: a launch with
+    // another sequence count then finds its counts at zero and only stale
+    // flags, never a flag where it counts
+    unsigned* arrivals = a.words + 2;
+    unsigned* ready = a.words + 3;
+    const int b = it.s / a.groups, group = it.s - b * a.groups;
+    const int c = group * biwkv_warp + x;
+    const bool active = c < a.channels;
+    const long long tile0 = static_cast<long long>(it.tile) * S * a.len;  // the tile's first token
+    const long long s0_wide = tile0 + static_cast<long long>(y) * a.len;
+    const int s0 = static_cast<int>(s0_wide < a.tokens ? s0_wide : a.tokens);
+    const int count = active ? min(a.tokens - s0, a.len) : 0;
+
+    float w2 = 0, u2 = 0, d = 1;
+    if (active) {
+        const float w = a.w[c];
+        w2 = w * static_cast<float>(biwkv_log2e);
+        u2 = a.u[c] * static_cast<float>(biwkv_log2e);
+        d = expf(-w);
+    }
+
+    const long long C = a.channels;
+    const long long row0 = (static_cast<long long>(b) * a.tokens + s0) * C + c;
+    float k2[L], ev[L];
+    load(count, row0, k2, ev);
+    float m = biwkv_empty_exponent<float>();  // padded slots hold the empty exponent
+#pragma unroll
+    for (int j = 0; j < L; ++j) m = fmaxf(m, k2[j]);
+    maxes[y * biwkv_warp + x] = m;
+    const bool tile_fast = __syncthreads_and(
+        fabsf(w2) * static_cast<float>(S * a.len) <= static_cast<float>(biwkv_tile_fast_span) &&
+        fabsf(u2) <= static_cast<float>(biwkv_fast_u));
+
+    if (tile_fast) {
+        // padded tokens (past T) hold e^k = 0 and v = 0, so every row runs
+        // all L tokens without predicates; only the stores check count
+        float M = biwkv_empty_exponent<float>();
+        for (int i = 0; i < S; ++i) M = fmaxf(M, maxes[i * biwkv_warp + x]);
+        float fn = 0, fd = 0, gn = 0, gd = 0;
+#pragma unroll
+        for (int j = 0; j < L; ++j) {
+            const float e = biwkv_exp2_ftz(k2[j] - M);
+            k2[j] = e;
+            ev[j] *= e;
+        }
+#pragma unroll
+        for (int j = 0; j < L; ++j) fn = d * fn + ev[j], fd = d * fd + k2[j];
+#pragma unroll
+        for (int j = L - 1; j >= 0; --j) gn = d * gn + ev[j], gd = d * gd + k2[j];
+        biwkv_row_sums(rows, y) = make_float4(fn, fd, gn, gd);
+        __syncthreads();
+        const float D = biwkv_exp2_ftz(-w2 * static_cast<float>(L));  // decay over one row
+        if (!it.output) {
+            // the tile's sums, forward seen from the token after the tile,
+            // backward from the token before it
+            biwkv_state<float>* mine = biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp;
+            if (active && y == 0) {
+                const biwkv_row_carries r = biwkv_rows_around(rows, -1, S, D);  // every row, backward
+                biwkv_store_cg(mine + biwkv_warp, biwkv_normalized(r.gn, r.gd, M, static_cast<int>(tile0) - 1));
+            }
+            if (active && y == (S > 1 ? 1 : 0)) {
+                const biwkv_row_carries r = biwkv_rows_around(rows, S, S, D);  // every row, forward
+                biwkv_store_cg(mine, biwkv_normalized(r.fn, r.fd, M, static_cast<int>(tile0 + S * L)));
+            }
+        }
+        m = M;  // the output continues below, once the tile carries are in
+    } else {
+        biwkv_fused_general_sums<L>(k2, ev, count, d, w2, u2, s0, m, sums + y * biwkv_warp + x,
+                                    sums + stride + y * biwkv_warp + x);
+        __syncthreads();
+        if (!it.output) {
+            // the tile's sums: row 0 folds the forward ones, row 1 the backward
+            biwkv_state<float>* mine = biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp;
+            if (active && y == 0) {
+                biwkv_state<float> acc = biwkv_empty_state<float>();
+                for (int i = 0; i < S; ++i) acc = biwkv_merge(acc, sums[i * biwkv_warp + x], w2);
+                biwkv_store_cg(mine, acc);
+            }
+            if (active && y == (S > 1 ? 1 : 0)) {
+                biwkv_state<float> acc = biwkv_empty_state<float>();
+                for (int i = 0; i < S; ++i) acc = biwkv_merge(acc, sums[stride + i * biwkv_warp + x], -w2);
+                biwkv_store_cg(mine + biwkv_warp, acc);
+            }
+        }
+    }
+
+    if (!it.output) {
+        if (y < 2) biwkv_fence();  // rows 0 and 1 wrote the tile's sums
+        __syncthreads();
+        if (lead) last_s = atomicAdd(arrivals + 2 * it.s, 1u) == static_cast<unsigned>(a.tiles - 1);
+        __syncthreads();
+        if (!last_s) return;
+        biwkv_fence();
+        biwkv_fused_scan(a, it.s, w2, active, sums);
+        biwkv_fence();
+        __syncthreads();
+        if (lead) {
+            atomicExch(arrivals + 2 * it.s, 0u);
+            biwkv_fence();
+            atomicExch(ready + 2 * it.s, epoch + 1);
+        }
+        return;
+    }
+
+    biwkv_state<float> fin = biwkv_empty_state<float>(), gin = fin;
+    if (several) {
+        if (lead) {
+            const volatile unsigned* flag = ready + 2 * it.s;
+            while (*flag != epoch + 1) __nanosleep(64);
+            biwkv_fence();
+        }
+        __syncthreads();
+        if (active) {
+            const biwkv_state<float>* mine = biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp;
+            fin = biwkv_load_cg(mine);
+            gin = biwkv_load_cg(mine + biwkv_warp);
+        }
+    }
+    if (count == 0) return;
+    T* yp = a.y + row0;
+    if (tile_fast) {
+        const biwkv_row_carries r = biwkv_rows_around(rows, y, S, biwkv_exp2_ftz(-w2 * static_cast<float>(L)));
+        biwkv_tile_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, r, gn_s, gd_s, stride, yp, C);
+        return;
+    }
+    biwkv_fused_general_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, sums, gn_s, gd_s, stride, yp, C);
+}
+
+// Direct variant: one work item per block, k and v loaded straight into
+// registers. Any C and alignment.
+template <int L, int MaxThreads, int MinBlocks, class T>
+__global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(const biwkv_fused_args<T> a) {
+    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
+    __shared__ unsigned ticket_s, epoch_s;
+    unsigned ticket = blockIdx.x, epoch = 0;
+    if (a.tiles > 1) {
+        if (threadIdx.x == 0 && threadIdx.y == 0) {
+            // one 64-bit word: epoch (high half) and ticket counter (low), so a
+            // draw reads both at once
+            auto* word = reinterpret_cast<unsigned long long*>(a.words);
+            const unsigned long long drawn = atomicAdd(word, 1ull);
+            const unsigned t = static_cast<unsigned>(drawn), e = static_cast<unsigned>(drawn >> 32);
+            if (t == gridDim.x - 1)  // every block has its ticket: reset for the next launch
+                atomicExch(word, static_cast<unsigned long long>(e + 1) << 32);
+            ticket_s = t, epoch_s = e;
+        }
+        __syncthreads();
+        ticket = ticket_s, epoch = epoch_s;
+    }
+    const biwkv_fused_item it = a.tiles > 1 ? biwkv_fused_decode(ticket, a.tiles, a.sequences, a.lag)
+                                            : biwkv_fused_item{static_cast<int>(ticket), 0, true};
+    biwkv_fused_body<L>(a, it, epoch, biwkv_smem_raw, [&](int count, long long row0, float(&k2)[L], float(&ev)[L]) {
+        const T* kp = a.k + row0;
+        const T* vp = a.v + row0;
+        const long long C = a.channels;
+        if (count == L) {  // the common case, without per-token predicates
+#pragma unroll
+            for (int j = 0; j < L; ++j) {
+                k2[j] = biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e);
+                ev[j] = biwkv_load<float>(vp + j * C);
+            }
+        } else {  // padding: e^k = 0, v = 0
+#pragma unroll
+            for (int j = 0; j < L; ++j) {
+                const bool in = j < count;
+                k2[j] = in ? biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e)
+                           : biwkv_empty_exponent<float>();
+                ev[j] = in ? biwkv_load<float>(vp + j * C) : 0.0f;
+            }
+        }
+    });
+}
+
+// A launch configuration: L tokens per thread at most, at most MaxThreads
+// threads (S = MaxThreads / 32 rows) and MinBlocks resident blocks per
+// multiprocessor (caps registers).
+template <int L, int MaxThreads, int MinBlocks>
+struct biwkv_fused_config {
+    static constexpr int len = L;
+    static constexpr int max_threads = MaxThreads;
+    static constexpr int min_blocks = MinBlocks;
+    static constexpr int max_rows = MaxThreads / biwkv_warp;
+};
+
+// Runs exact Bi-WKV with the fused kernel. `rows`: sub-chunks per tile when
+// T spans several tiles (0: the configuration's most); a tuning knob.
+template <class Config, class T>
+void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* w, const float* u, const T* k,
+                        const T* v, T* y, int rows = 0) {
+    constexpr int L = Config::len, max_rows = Config::max_rows;
+    static_assert(max_rows >= 1 && max_rows <= biwkv_fused_rows, "biwkv (cuda): 1 to 32 rows per tile");
+    constexpr index_t int_max = std::numeric_limits<int>::max();
+    require(p.batch >= 1 && p.tokens >= 1 && p.channels >= 1, "biwkv (cuda): B, T and C must all be at least 1");
+    require(p.tokens < int_max / 2 && p.channels < int_max / 2 && p.batch < int_max / 2,
+            "biwkv (cuda): B, T and C must each be below 2^30");
+    if (rows == 0) rows = max_rows;
+    require(rows >= 1 && rows <= max_rows,
+            "biwkv (cuda): rows per tile must be in [1, " + std::to_string(max_rows) + "], got " +
+                std::to_string(rows));
+    biwkv_fused_args<T> a{w, u, k, v, y, nullptr, nullptr, static_cast<int>(p.tokens), static_cast<int>(p.channels),
+                          0, 0, 0, 0, 1};
+    a.groups = static_cast<int>((p.channels + biwkv_warp - 1) / biwkv_warp);
+    const index_t sequences = p.batch * a.groups;
+    require(sequences < int_max / 4, "biwkv (cuda): B * ceil(C / 32) must be below 2^29");
+    a.sequences = static_cast<int>(sequences);
+    int S = rows;
+    // every row holds L tokens (the last ones of T fewer): the kernel pads them
+    a.len = L;
+    if (p.tokens <= index_t{L} * max_rows) {  // one tile: as many rows as T needs
+        S = static_cast<int>((p.tokens + L - 1) / L);
+        a.tiles = 1;
+    } else {
+        a.tiles = static_cast<int>((p.tokens + index_t{L} * S - 1) / (index_t{L} * S));
+    }
+    // outputs lag the sums by as many sequences as keep their k and v (read
+    // between a tile's sums and its output) within about 16 MB of L2
+    const std::size_t sequence_bytes = static_cast<std::size_t>(p.tokens) * biwkv_warp * 2 * sizeof(T);
+    a.lag = static_cast<int>(std::clamp<index_t>(static_cast<index_t>((std::size_t{16} << 20) / sequence_bytes), 1,
+                                                 sequences));
+    const index_t items = a.tiles > 1 ? 2 * sequences * a.tiles : sequences;
+    require(items < int_max, "biwkv (cuda): too many work items (B * T * C too large)");
+    cudaStream_t stream = ex.stream();
+    if (a.tiles > 1) {
+        a.words = ex.persistent_words(2 + 2 * static_cast<std::size_t>(sequences));
+        const std::size_t bytes = static_cast<std::size_t>(sequences) * a.tiles * 2 * biwkv_warp *
+                                  sizeof(biwkv_state<float>);
+        cuda_check(cudaMallocFromPoolAsync(reinterpret_cast<void**>(&a.tile_sums), bytes,
+                                           biwkv_workspace_pool(ex.device()), stream),
+                   "cudaMallocFromPoolAsync (Bi-WKV tile sums)");
+    }
+    auto* kernel = biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, T>;
+    static std::atomic<std::uint64_t> smem_done{0};
+    biwkv_allow_smem(kernel, ex.device(), biwkv_fused_smem<L>(max_rows), smem_done);
+    kernel<<<static_cast<unsigned>(items), dim3(biwkv_warp, S), biwkv_fused_smem<L>(S), stream>>>(a);
+    cuda_check_launch("biwkv_fused_kernel");
+    if (a.tile_sums) cuda_check(cudaFreeAsync(a.tile_sums, stream), "cudaFreeAsync (Bi-WKV tile sums)");
+}
+
+// The configurations used: one tile of up to 16 rows (T <= 256), else tiles
+// of 16 rows; two blocks per multiprocessor.
+using biwkv_fused_default = biwkv_fused_config<16, 512, 2>;
+
+}  // namespace cuda_detail
+}  // namespace vrwkv
