@@ -389,7 +389,7 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
 // launched `repeats` times into the same output (tickets and flags carry over
 // between launches), optionally the last time through a captured graph.
 template <class Config, class T = float>
-std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false) {
+std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false, int lag = 0) {
     executor<cuda>& ex = gpu();
     const shape s3{pb.B, pb.T, pb.C};
     auto w = to_device<float>(ex, host_tensor<float>(pb.w, shape{pb.C}).view());
@@ -399,7 +399,7 @@ std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool
     tensor<T, cuda> y(s3);
     const biwkv_params p{pb.B, pb.T, pb.C, biwkv_mode::exact};
     auto launch = [&] {
-        cuda_detail::biwkv_fused_launch<Config>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(), rows);
+        cuda_detail::biwkv_fused_launch<Config>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(), rows, lag);
     };
     for (int i = 0; i < repeats; ++i) launch();
     if (graph) {
@@ -446,6 +446,7 @@ TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launch
         CHECK(max_diff(run_fused<biwkv_fused_config<8, 512, 2>>(pf, 0, 2, true), ref) < 5e-5);
         CHECK(max_diff(run_fused<biwkv_fused_config<16, 512, 2>>(pf, 16, 2, true), ref) < 5e-5);
         CHECK(max_diff(run_fused<biwkv_fused_config<16, 256, 2>>(pf, 5), ref) < 5e-5);
+        CHECK(max_diff(run_fused<biwkv_fused_config<16, 448, 2>>(pf, 14, 1, false, 3), ref) < 5e-5);
         const problem pb = rounded_problem<bfloat16>(pf);
         CHECK(max_diff(run_fused<biwkv_fused_config<8, 512, 2>, bfloat16>(pb, 4), host_exact(pb)) < 1e-2);
     }
