@@ -285,7 +285,10 @@ void register_all() {
     benchmark::RegisterBenchmark("pattern_copy/L4/S:8", pattern_copy<4, 1>, 8)->Apply(tune);
     benchmark::RegisterBenchmark("pattern_copy/L8x4ch/S:8", pattern_copy<8, 4>, 8)->Apply(tune);
     benchmark::RegisterBenchmark("pattern_copy/L4x4ch/S:4", pattern_copy<4, 4>, 4)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_fused/L16x448x2/S:14/lag:1", biwkv_fused_tuned<biwkv_fused_config<16, 448, 2>>, 14, 1)->Apply(tune);
+    for (int lag : {1, 2, 6, 12, 48, 192})
+        benchmark::RegisterBenchmark(("biwkv_fused/L16x448x2/S:14/lag:" + std::to_string(lag)).c_str(),
+                                     biwkv_fused_tuned<biwkv_fused_config<16, 448, 2>>, 14, lag)
+            ->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_fused/L16x512x2/S:16", biwkv_fused_tuned<biwkv_fused_config<16, 512, 2>>, 16, 0)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_fused/L16x384x2/S:12", biwkv_fused_tuned<biwkv_fused_config<16, 384, 2>>, 12, 0)->Apply(tune);
     benchmark::RegisterBenchmark("biwkv_fused/L8x1024x1/S:32", biwkv_fused_tuned<biwkv_fused_config<8, 1024, 1>>, 32, 0)->Apply(tune);

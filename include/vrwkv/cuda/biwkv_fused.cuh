@@ -630,12 +630,14 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     } else {
         a.tiles = static_cast<int>((p.tokens + index_t{L} * S - 1) / (index_t{L} * S));
     }
-    // outputs lag the sums by at least 4 sequences, more while their k and v
-    // stay within 32 MB: measured on an H100, a longer lag (fewer outputs
-    // waiting on a scan) gains more than the L2 hits a short one keeps
-    // (1, 65536, 192: 145 us at lag 1, 117 us at lag 4)
+    // outputs lag the sums by 6 to 12 sequences (12 while their k and v stay
+    // within 32 MB). Measured on an H100, a long lag (fewer outputs waiting
+    // on a scan) gains more than the L2 hits a short one keeps: 152 / 135 /
+    // 117 us at lag 1 / 2 / 6 for (1, 65536, 192); 252 / 197 / 189 / 213 us
+    // at lag 1 / 6 / 12 / 48 for (8, 4096, 768).
     const std::size_t sequence_bytes = static_cast<std::size_t>(p.tokens) * biwkv_warp * 2 * sizeof(T);
-    const index_t auto_lag = std::max<index_t>(4, static_cast<index_t>((std::size_t{32} << 20) / sequence_bytes));
+    const index_t auto_lag =
+        std::clamp<index_t>(static_cast<index_t>((std::size_t{32} << 20) / sequence_bytes), 6, 12);
     a.lag = static_cast<int>(std::clamp<index_t>(lag > 0 ? lag : auto_lag, 1, sequences));
     const index_t items = a.tiles > 1 ? 2 * sequences * a.tiles : sequences;
     require(items < int_max, "biwkv (cuda): too many work items (B * T * C too large)");
