@@ -1,7 +1,7 @@
 // CUDA Bi-WKV throughput against the memory-bandwidth limit.
 //   d2d_copy                              cudaMemcpyAsync device to device (read + write bytes)
 //   biwkv/<mode>/<dtype>/B:T:C            the op (biwkv_impl<cuda>), exact and compat
-//   biwkv_tiled/exact/float/B:T:C         the tiled kernels (the exact path before the fused kernel)
+//   biwkv_tiled/exact/float/B:T:C         the tiled kernels on exact float (the path before the fused kernel)
 //   biwkv_fused/<config>/S:<s>/B:T:C      the fused kernel with a fixed launch configuration (tuning)
 //   pattern_copy/<layout>/S:<s>/B:T:C     y = k + v with the kernels' thread layout: the bandwidth the layout allows
 // Bytes counted per call: 3 * B * T * C * sizeof(storage) (k, v read once, y
@@ -182,7 +182,8 @@ void biwkv_op(benchmark::State& state, vrwkv::biwkv_mode mode) {
     });
 }
 
-// The tiled kernels, as biwkv_impl<cuda> ran exact float before the fused kernel.
+// The tiled kernels on exact float (biwkv_impl<cuda> runs them for compat
+// and double): the baseline the fused kernel replaced.
 void biwkv_tiled_exact(benchmark::State& state) {
     using namespace vrwkv::cuda_detail;
     run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
@@ -190,9 +191,9 @@ void biwkv_tiled_exact(benchmark::State& state) {
         using one = biwkv_configs<float>::one_tile;
         using multi = biwkv_configs<float>::multi_tile;
         if (in.T_ <= index_t{one::len} * one::max_subchunks)
-            biwkv_launch<one, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i), 0, false);
+            biwkv_launch<one, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i));
         else
-            biwkv_launch<multi, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i), 0, true);
+            biwkv_launch<multi, false>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i));
     });
 }
 

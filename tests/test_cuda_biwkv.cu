@@ -74,10 +74,10 @@ std::vector<double> run_gpu(const problem& pb, biwkv_mode mode, int subchunks = 
         const biwkv_params p{pb.B, pb.T, pb.C, mode};
         if (mode == biwkv_mode::compat)
             cuda_detail::biwkv_launch<Config, true>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
-                                                    subchunks, true, wave_bytes);
+                                                    subchunks, wave_bytes);
         else
             cuda_detail::biwkv_launch<Config, false>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
-                                                     subchunks, true, wave_bytes);
+                                                     subchunks, wave_bytes);
     }
     auto out = to_host<T>(ex, y.view());
     std::vector<double> r(static_cast<std::size_t>(out.numel()));
@@ -274,7 +274,7 @@ TEST_CASE("CUDA Bi-WKV equals the host scan on random shapes, extreme k and w, l
         {3, 256, 33, 60, 20},   {3, 257, 33, 60, -20},   {2, 4097, 40, 60, 20},  {1, 1 << 20, 3, 60, 20},
         {1, (1 << 20) + 77, 2, 60, -20},
         {2, 300, 37, 30, 300, 60},  {1, 50, 5, 10, -100, 3},
-        // rows of whole 16-byte chunks take the staged kernels, partial channel groups too
+        // whole and partial channel groups
         {2, 3001, 192, 60, 20},     {3, 777, 72, 30, 300, 60},  {5, 200, 64, 60, -100, 3},
         {2, 196, 40, 60, 20},
     };
@@ -350,7 +350,7 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
     check_config<biwkv_config<16, 512, 2>>(pf, pc, ref, cref, 16);
     check_config<biwkv_config<16, 256, 4>>(pf, pc, ref, cref, 8);
     check_config<biwkv_config<8, 512, 2>>(pf, pc, ref, cref, 16);
-    // rows of whole 16-byte chunks (C = 72: two full channel groups and a part) take the staged kernels
+    // C = 72: two full channel groups and a part
     const problem p72 = rounded_problem<float>(random_problem(rng, 2, 3001, 72, 30, 15));
     const std::vector<double> ref72 = host_exact(p72);
     for (int s : {1, 2, 3, multi::max_subchunks}) {

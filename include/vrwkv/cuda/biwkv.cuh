@@ -26,22 +26,20 @@ struct biwkv_impl<cuda> {
         }
         using one = typename cuda_detail::biwkv_configs<Acc>::one_tile;
         using multi = typename cuda_detail::biwkv_configs<Acc>::multi_tile;
-        // one tile: the staged kernel measured no faster (one block per
-        // multiprocessor either way), so the one-tile-per-block kernel runs
         if (p.tokens <= index_t{one::len} * one::max_subchunks)
-            run_with<one>(ex, p, w, u, k, v, y, false);
+            run_with<one>(ex, p, w, u, k, v, y);
         else
-            run_with<multi>(ex, p, w, u, k, v, y, true);
+            run_with<multi>(ex, p, w, u, k, v, y);
     }
 
 private:
     template <class Config, class T, class Acc>
     static void run_with(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k,
-                         const T* v, T* y, bool staged) {
+                         const T* v, T* y) {
         if (p.mode == biwkv_mode::compat)
-            cuda_detail::biwkv_launch<Config, true>(ex, p, w, u, k, v, y, 0, staged);
+            cuda_detail::biwkv_launch<Config, true>(ex, p, w, u, k, v, y);
         else
-            cuda_detail::biwkv_launch<Config, false>(ex, p, w, u, k, v, y, 0, staged);
+            cuda_detail::biwkv_launch<Config, false>(ex, p, w, u, k, v, y);
     }
 };
 

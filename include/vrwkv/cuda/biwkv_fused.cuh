@@ -58,7 +58,6 @@ struct biwkv_fused_args {
     int tokens, channels, groups;
     int sequences;  // batch * groups
     int tiles;      // per sequence
-    int len;        // tokens per thread (L; rows past T hold fewer)
     int lag;        // sequences whose sums run ahead of the outputs (1 .. sequences)
 };
 
@@ -399,12 +398,12 @@ __host__ __device__ constexpr std::size_t biwkv_fused_smem(int rows) {
            (2 * sizeof(biwkv_state<float>) + sizeof(float) + 2 * L * sizeof(float));
 }
 
-// One work item, for every kernel variant. `load(count, row0, k2, v)` fills
-// this thread's tokens (k in base-2 units); `smem` is the compute area
+// One work item. k and v go straight into registers, k in base-2 units;
+// padded slots past T hold e^k = 0 and v = 0. `smem` is the compute area
 // (biwkv_fused_smem). Threads may return early only after the last barrier.
-template <int L, class T, class Load>
+template <int L, class T>
 __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, const biwkv_fused_item& it,
-                                                 unsigned epoch, unsigned char* smem, Load&& load) {
+                                                 unsigned epoch, unsigned char* smem) {
     __shared__ unsigned last_s;
     const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y;
     const bool lead = x == 0 && y == 0;
@@ -423,10 +422,12 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     const int b = it.s / a.groups, group = it.s - b * a.groups;
     const int c = group * biwkv_warp + x;
     const bool active = c < a.channels;
-    const long long tile0 = static_cast<long long>(it.tile) * S * a.len;  // the tile's first token
-    const long long s0_wide = tile0 + static_cast<long long>(y) * a.len;
+    const long long tile0 = static_cast<long long>(it.tile) * S * L;  // the tile's first token
+    const long long s0_wide = tile0 + static_cast<long long>(y) * L;
     const int s0 = static_cast<int>(s0_wide < a.tokens ? s0_wide : a.tokens);
-    const int count = active ? min(a.tokens - s0, a.len) : 0;
+    const int count = active ? min(a.tokens - s0, L) : 0;
+    // this tile's two sums (forward, backward) at this channel (several tiles)
+    biwkv_state<float>* const mine = several ? biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp : nullptr;
 
     float w2 = 0, u2 = 0, d = 1;
     if (active) {
@@ -439,13 +440,31 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     const long long C = a.channels;
     const long long row0 = (static_cast<long long>(b) * a.tokens + s0) * C + c;
     float k2[L], ev[L];
-    load(count, row0, k2, ev);
+    {
+        const T* kp = a.k + row0;
+        const T* vp = a.v + row0;
+        if (count == L) {  // the common case, without per-token predicates
+#pragma unroll
+            for (int j = 0; j < L; ++j) {
+                k2[j] = biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e);
+                ev[j] = biwkv_load<float>(vp + j * C);
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < L; ++j) {
+                const bool in = j < count;
+                k2[j] = in ? biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e)
+                           : biwkv_empty_exponent<float>();
+                ev[j] = in ? biwkv_load<float>(vp + j * C) : 0.0f;
+            }
+        }
+    }
     float m = biwkv_empty_exponent<float>();  // padded slots hold the empty exponent
 #pragma unroll
     for (int j = 0; j < L; ++j) m = fmaxf(m, k2[j]);
     maxes[y * biwkv_warp + x] = m;
     const bool tile_fast = __syncthreads_and(
-        fabsf(w2) * static_cast<float>(S * a.len) <= static_cast<float>(biwkv_tile_fast_span) &&
+        fabsf(w2) * static_cast<float>(S * L) <= static_cast<float>(biwkv_tile_fast_span) &&
         fabsf(u2) <= static_cast<float>(biwkv_fast_u));
 
     if (tile_fast) {
@@ -470,7 +489,6 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         if (!it.output) {
             // the tile's sums, forward seen from the token after the tile,
             // backward from the token before it
-            biwkv_state<float>* mine = biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp;
             if (active && y == 0) {
                 const biwkv_row_carries r = biwkv_rows_around(rows, -1, S, D);  // every row, backward
                 biwkv_store_cg(mine + biwkv_warp, biwkv_normalized(r.gn, r.gd, M, static_cast<int>(tile0) - 1));
@@ -487,7 +505,6 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         __syncthreads();
         if (!it.output) {
             // the tile's sums: row 0 folds the forward ones, row 1 the backward
-            biwkv_state<float>* mine = biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp;
             if (active && y == 0) {
                 biwkv_state<float> acc = biwkv_empty_state<float>();
                 for (int i = 0; i < S; ++i) acc = biwkv_merge(acc, sums[i * biwkv_warp + x], w2);
@@ -528,7 +545,6 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         }
         __syncthreads();
         if (active) {
-            const biwkv_state<float>* mine = biwkv_fused_sums_of(a, it.s, x) + it.tile * 2 * biwkv_warp;
             fin = biwkv_load_cg(mine);
             gin = biwkv_load_cg(mine + biwkv_warp);
         }
@@ -543,8 +559,8 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     biwkv_fused_general_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, sums, gn_s, gd_s, stride, yp, C);
 }
 
-// Direct variant: one work item per block, k and v loaded straight into
-// registers. Any C and alignment.
+// The kernel: one work item per block (see the top of this file). Any C and
+// alignment.
 template <int L, int MaxThreads, int MinBlocks, class T>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(const biwkv_fused_args<T> a) {
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
@@ -566,26 +582,7 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(cons
     }
     const biwkv_fused_item it = a.tiles > 1 ? biwkv_fused_decode(ticket, a.tiles, a.sequences, a.lag)
                                             : biwkv_fused_item{static_cast<int>(ticket), 0, true};
-    biwkv_fused_body<L>(a, it, epoch, biwkv_smem_raw, [&](int count, long long row0, float(&k2)[L], float(&ev)[L]) {
-        const T* kp = a.k + row0;
-        const T* vp = a.v + row0;
-        const long long C = a.channels;
-        if (count == L) {  // the common case, without per-token predicates
-#pragma unroll
-            for (int j = 0; j < L; ++j) {
-                k2[j] = biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e);
-                ev[j] = biwkv_load<float>(vp + j * C);
-            }
-        } else {  // padding: e^k = 0, v = 0
-#pragma unroll
-            for (int j = 0; j < L; ++j) {
-                const bool in = j < count;
-                k2[j] = in ? biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e)
-                           : biwkv_empty_exponent<float>();
-                ev[j] = in ? biwkv_load<float>(vp + j * C) : 0.0f;
-            }
-        }
-    });
+    biwkv_fused_body<L>(a, it, epoch, biwkv_smem_raw);
 }
 
 // A launch configuration: L tokens per thread at most, at most MaxThreads
@@ -608,22 +605,19 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     constexpr int L = Config::len, max_rows = Config::max_rows;
     static_assert(max_rows >= 1 && max_rows <= biwkv_fused_rows, "biwkv (cuda): 1 to 32 rows per tile");
     constexpr index_t int_max = std::numeric_limits<int>::max();
-    require(p.batch >= 1 && p.tokens >= 1 && p.channels >= 1, "biwkv (cuda): B, T and C must all be at least 1");
-    require(p.tokens < int_max / 2 && p.channels < int_max / 2 && p.batch < int_max / 2,
-            "biwkv (cuda): B, T and C must each be below 2^30");
+    biwkv_check_sizes(p);
     if (rows == 0) rows = max_rows;
     require(rows >= 1 && rows <= max_rows,
             "biwkv (cuda): rows per tile must be in [1, " + std::to_string(max_rows) + "], got " +
                 std::to_string(rows));
     biwkv_fused_args<T> a{w, u, k, v, y, nullptr, nullptr, static_cast<int>(p.tokens), static_cast<int>(p.channels),
-                          0, 0, 0, 0, 1};
+                          0, 0, 0, 1};
     a.groups = static_cast<int>((p.channels + biwkv_warp - 1) / biwkv_warp);
     const index_t sequences = p.batch * a.groups;
     require(sequences < int_max / 4, "biwkv (cuda): B * ceil(C / 32) must be below 2^29");
     a.sequences = static_cast<int>(sequences);
     int S = rows;
     // every row holds L tokens (the last ones of T fewer): the kernel pads them
-    a.len = L;
     if (p.tokens <= index_t{L} * max_rows) {  // one tile: as many rows as T needs
         S = static_cast<int>((p.tokens + L - 1) / L);
         a.tiles = 1;
@@ -644,11 +638,8 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     cudaStream_t stream = ex.stream();
     if (a.tiles > 1) {
         a.words = ex.persistent_words(2 + 2 * static_cast<std::size_t>(sequences));
-        const std::size_t bytes = static_cast<std::size_t>(sequences) * a.tiles * 2 * biwkv_warp *
-                                  sizeof(biwkv_state<float>);
-        cuda_check(cudaMallocFromPoolAsync(reinterpret_cast<void**>(&a.tile_sums), bytes,
-                                           biwkv_workspace_pool(ex.device()), stream),
-                   "cudaMallocFromPoolAsync (Bi-WKV tile sums)");
+        a.tile_sums = biwkv_workspace<biwkv_state<float>>(ex, static_cast<std::size_t>(sequences) * a.tiles * 2 *
+                                                                   biwkv_warp);
     }
     auto* kernel = biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, T>;
     static std::atomic<std::uint64_t> smem_done{0};

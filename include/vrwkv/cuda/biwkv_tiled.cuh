@@ -49,7 +49,6 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <tuple>
 #include <type_traits>
 
 #include "vrwkv/core/half.hpp"
@@ -422,7 +421,7 @@ __device__ __forceinline__ bool biwkv_subchunk_restarts(long long tile_s0, int i
 
 // After the sub-chunk sums are in shared memory: one thread row folds them
 // into the tile's forward state(s), another into its backward state, and both
-// are stored for the combine pass. Shared by the plain and staged kernels.
+// are stored for the combine pass.
 template <int L, bool Compat, class T, class Acc>
 __device__ __forceinline__ void biwkv_store_tile_states(const biwkv_args<T, Acc>& a, const biwkv_place& p,
                                                         const biwkv_channel<Acc>& ch, biwkv_state<Acc>* sums) {
@@ -799,198 +798,6 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_output_kernel(con
     }
 }
 
-// ---- Staged, persistent variants (Acc = float storage rows of 16-byte multiples) ----
-// The kernels above run one tile per block and serialise each block's phases
-// (load, compute, scan, store), so the multiprocessor stops loading while its
-// few resident blocks compute. The staged variants run a persistent grid:
-// each block walks its tiles, copying the next tile's k and v into shared
-// memory (16-byte cp.async, in flight) while it computes the current one.
-
-// Tokens of one tile in the stage buffer: [token][32 channels] of T, k then v.
-template <class T>
-__host__ __device__ inline std::size_t biwkv_stage_bytes(int tile_tokens) {
-    return 2 * static_cast<std::size_t>(tile_tokens) * biwkv_warp * sizeof(T);
-}
-
-__device__ __forceinline__ void biwkv_cp_async16(void* smem, const void* gmem) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
-}
-__device__ __forceinline__ void biwkv_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void biwkv_cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-
-// Starts copying work item `item`'s tile rows (tokens x the group's channels)
-// of k and v into `stage`. The host guarantees C * sizeof(T) % 16 == 0 and
-// 16-byte aligned k, v, so a 16-byte chunk lies wholly inside or outside C.
-template <int L, class T, class Acc>
-__device__ __forceinline__ void biwkv_stage_tile(const biwkv_args<T, Acc>& a, unsigned item, T* stage) {
-    constexpr int per_chunk = 16 / static_cast<int>(sizeof(T));
-    constexpr int chunks_per_row = biwkv_warp / per_chunk;  // 8 (float) or 4 (16-bit)
-    const unsigned groups = a.groups, tiles = a.tiles;
-    const unsigned rest = item / groups, group = item - rest * groups;
-    const int tile = static_cast<int>(rest % tiles), b = static_cast<int>(rest / tiles);
-    const int tile_tokens = a.subchunks * L;
-    const long long t0 = static_cast<long long>(tile) * tile_tokens;
-    const long long left = a.tokens - t0;
-    const int rows = left < tile_tokens ? static_cast<int>(left) : tile_tokens;
-    const int c0 = static_cast<int>(group) * biwkv_warp;
-    const int valid = (a.channels - c0 < biwkv_warp ? a.channels - c0 : biwkv_warp) / per_chunk;
-    const long long C = a.row_stride;
-    const long long base = (static_cast<long long>(b) * a.tokens + t0) * C + c0;
-    const int total = rows * chunks_per_row;
-    const int nthreads = blockDim.x * blockDim.y;
-    T* sk = stage;
-    T* sv = stage + static_cast<std::size_t>(tile_tokens) * biwkv_warp;
-    for (int i = threadIdx.y * blockDim.x + threadIdx.x; i < total; i += nthreads) {
-        const int row = i / chunks_per_row, chunk = i - row * chunks_per_row;
-        if (chunk >= valid) continue;
-        const long long g = base + row * C + chunk * per_chunk;
-        const int s = row * biwkv_warp + chunk * per_chunk;
-        biwkv_cp_async16(sk + s, a.k + g);
-        biwkv_cp_async16(sv + s, a.v + g);
-    }
-}
-
-template <int L, class T, class Acc>
-__device__ __forceinline__ void biwkv_unstage_subchunk(const biwkv_place& p, const T* stage, int tile_tokens,
-                                                       Acc (&k2)[L], Acc (&vv)[L]) {
-    const T* sk = stage + (threadIdx.y * L) * biwkv_warp + threadIdx.x;
-    const T* sv = sk + static_cast<std::size_t>(tile_tokens) * biwkv_warp;
-#pragma unroll
-    for (int j = 0; j < L; ++j) {
-        const bool in = j < p.count;
-        k2[j] = in ? biwkv_load<Acc>(sk + j * biwkv_warp) * Acc(biwkv_log2e) : Acc(0);
-        vv[j] = in ? biwkv_load<Acc>(sv + j * biwkv_warp) : Acc(0);
-    }
-}
-
-// Kernel 1, staged: shared memory = [sums][stage].
-template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
-__global__ void __launch_bounds__(MaxThreads, MinBlocks)
-    biwkv_tile_state_staged_kernel(const biwkv_args<T, Acc> a, unsigned items) {
-    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
-    constexpr int kinds = biwkv_kinds<Compat>;
-    const int S = blockDim.y;
-    const int tile_tokens = S * L;
-    auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
-    T* stage = reinterpret_cast<T*>(sums + kinds * S * biwkv_warp);
-    unsigned item = blockIdx.x;
-    if (item < items) biwkv_stage_tile<L>(a, item, stage);
-    biwkv_cp_async_commit();
-    for (; item < items; item += gridDim.x) {
-        biwkv_cp_async_wait_all();
-        __syncthreads();  // the tile is staged; the previous item's sums are read
-        const biwkv_place p = biwkv_locate(a, item, L);
-        const biwkv_channel<Acc> ch = biwkv_channel_of<Compat>(a, p);
-        Acc k2[L], vv[L], m;
-        biwkv_unstage_subchunk<L>(p, stage, tile_tokens, k2, vv);
-        __syncthreads();  // the stage is free: fetch the next tile during this one
-        if (item + gridDim.x < items) biwkv_stage_tile<L>(a, item + gridDim.x, stage);
-        biwkv_cp_async_commit();
-        if (__syncthreads_and(ch.fast))
-            biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
-        else
-            biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
-        __syncthreads();
-        biwkv_store_tile_states<L, Compat>(a, p, ch, sums);
-    }
-    biwkv_cp_async_wait_all();
-}
-
-// Kernel 3, staged: shared memory = [sums][backward sums per token][stage].
-// Work items run in reverse order (see biwkv_output_kernel).
-template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
-__global__ void __launch_bounds__(MaxThreads, MinBlocks)
-    biwkv_output_staged_kernel(const biwkv_args<T, Acc> a, unsigned items) {
-    extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
-    constexpr int kinds = biwkv_kinds<Compat>;
-    const int S = blockDim.y, y = threadIdx.y;
-    const int tile_tokens = S * L;
-    auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
-    const int stride = S * biwkv_warp;
-    Acc* gtok = reinterpret_cast<Acc*>(sums + kinds * S * biwkv_warp);
-    Acc* gn_s = gtok + y * biwkv_warp + threadIdx.x;
-    Acc* gd_s = gn_s + L * stride;
-    T* stage = reinterpret_cast<T*>(gtok + 2 * L * stride);
-    unsigned item = blockIdx.x;
-    if (item < items) biwkv_stage_tile<L>(a, items - 1 - item, stage);
-    biwkv_cp_async_commit();
-    for (; item < items; item += gridDim.x) {
-        biwkv_cp_async_wait_all();
-        __syncthreads();  // the tile is staged; the previous item's sums are read
-        const biwkv_place p = biwkv_locate(a, items - 1 - item, L);
-        const biwkv_channel<Acc> ch = biwkv_channel_of<Compat>(a, p);
-        // read before the local sums, so that their latency hides behind them
-        const biwkv_tile_carries<Compat, Acc> tile = biwkv_load_tile_carries<Compat>(a, p);
-        Acc k2[L], vv[L];
-        biwkv_unstage_subchunk<L>(p, stage, tile_tokens, k2, vv);
-        __syncthreads();  // the stage is free: fetch the next tile during this one
-        if (item + gridDim.x < items) biwkv_stage_tile<L>(a, items - 1 - (item + gridDim.x), stage);
-        biwkv_cp_async_commit();
-        auto carries = [&](biwkv_forward<Acc>& carry, biwkv_state<Acc>& gcarry) {
-            carry = {biwkv_slot(sums, 0, y), biwkv_empty_state<Acc>(), biwkv_empty_state<Acc>()};
-            if constexpr (Compat) carry.r = biwkv_slot(sums, 1, y), carry.z = biwkv_slot(sums, 2, y);
-            gcarry = biwkv_slot(sums, kinds - 1, y);
-        };
-        biwkv_forward<Acc> carry;
-        biwkv_state<Acc> gcarry;
-        if (__syncthreads_and(ch.fast)) {
-            Acc m;
-            biwkv_put_local<Compat>(sums, biwkv_fast_sums<L, Compat>(k2, vv, p, ch, a.compat_len, m));
-            __syncthreads();
-            biwkv_block_carries<L, Compat>(a, p, ch.w2, sums, tile);
-            __syncthreads();
-            if (p.count > 0) {
-                carries(carry, gcarry);
-                biwkv_fast_output<L, Compat>(a, p, ch, k2, vv, m, carry, gcarry, gn_s, gd_s, stride);
-            }
-        } else {
-            biwkv_put_local<Compat>(sums, biwkv_anchored_sums<Compat>(a, p, ch.w2));
-            __syncthreads();
-            biwkv_block_carries<L, Compat>(a, p, ch.w2, sums, tile);
-            __syncthreads();
-            if (p.count > 0) {
-                carries(carry, gcarry);
-                biwkv_anchored_output<Compat>(a, p, ch, carry, gcarry, gn_s, gd_s, stride);
-            }
-        }
-    }
-    biwkv_cp_async_wait_all();
-}
-
-// Resident blocks per multiprocessor for a kernel, block and shared memory
-// size (asked once per device and size: the query costs host time per call).
-template <class Kernel>
-int biwkv_resident_blocks(Kernel kernel, int device, int threads, std::size_t smem) {
-    static std::mutex mutex;
-    static std::map<std::tuple<int, int, std::size_t>, int> known;  // one map per kernel type
-    std::lock_guard<std::mutex> lock(mutex);
-    const auto key = std::make_tuple(device, threads, smem);
-    auto it = known.find(key);
-    if (it != known.end()) return it->second;
-    int n = 0;
-    cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, smem),
-               "cudaOccupancyMaxActiveBlocksPerMultiprocessor (Bi-WKV)");
-    known.emplace(key, n);
-    return n;
-}
-
-struct biwkv_device_info {
-    int multiprocessors;
-};
-
-inline const biwkv_device_info& biwkv_device(int device) {
-    static std::mutex mutex;
-    static std::map<int, biwkv_device_info> infos;
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = infos.find(device);
-    if (it != infos.end()) return it->second;
-    biwkv_device_info info{0};
-    cuda_check(cudaDeviceGetAttribute(&info.multiprocessors, cudaDevAttrMultiProcessorCount, device),
-               "cudaDeviceGetAttribute (multiprocessors)");
-    return infos.emplace(device, info).first->second;
-}
-
 // Stream-ordered scratch for the tile sums, from a pool that keeps its memory
 // between calls (one per device, created on first use).
 inline cudaMemPool_t biwkv_workspace_pool(int device) {
@@ -1010,6 +817,26 @@ inline cudaMemPool_t biwkv_workspace_pool(int device) {
                "cudaMemPoolSetAttribute (Bi-WKV workspace)");
     pools.emplace(device, pool);
     return pool;
+}
+
+// The limits every Bi-WKV launcher checks: non-empty, and each of B, T, C
+// below 2^30 (the kernels index tokens and channels in int).
+inline void biwkv_check_sizes(const biwkv_params& p) {
+    constexpr index_t int_max = std::numeric_limits<int>::max();
+    require(p.batch >= 1 && p.tokens >= 1 && p.channels >= 1, "biwkv (cuda): B, T and C must all be at least 1");
+    require(p.tokens < int_max / 2 && p.channels < int_max / 2 && p.batch < int_max / 2,
+            "biwkv (cuda): B, T and C must each be below 2^30");
+}
+
+// `count` elements of stream-ordered scratch from the device's workspace
+// pool; give it back with cudaFreeAsync on the same stream.
+template <class E>
+E* biwkv_workspace(executor<cuda>& ex, std::size_t count) {
+    E* p = nullptr;
+    cuda_check(cudaMallocFromPoolAsync(reinterpret_cast<void**>(&p), count * sizeof(E),
+                                       biwkv_workspace_pool(ex.device()), ex.stream()),
+               "cudaMallocFromPoolAsync (Bi-WKV workspace)");
+    return p;
 }
 
 // Raises a kernel's dynamic shared-memory limit once per device.
@@ -1045,17 +872,15 @@ struct biwkv_config {
 // tuning knob, exposed for the benchmark and the tests.
 template <class Config, bool Compat, class T, class Acc>
 void biwkv_launch(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v, T* y,
-                  int subchunks = 0, bool allow_staged = true, std::size_t wave_bytes = 0);
+                  int subchunks = 0, std::size_t wave_bytes = 0);
 
 template <int L, int MaxThreads, int MinBlocks, bool Compat, class T, class Acc>
 void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v,
-                       T* y, int subchunks, bool allow_staged, std::size_t wave_bytes) {
+                       T* y, int subchunks, std::size_t wave_bytes) {
     constexpr int int_max = std::numeric_limits<int>::max();
     constexpr int max_s = MaxThreads / biwkv_warp;
     static_assert(max_s >= 1 && max_s <= biwkv_max_subchunks, "biwkv: at most 32 sub-chunks per tile");
-    require(p.batch >= 1 && p.tokens >= 1 && p.channels >= 1, "biwkv (cuda): B, T and C must all be at least 1");
-    require(p.tokens < int_max / 2 && p.channels < int_max / 2 && p.batch < int_max / 2,
-            "biwkv (cuda): B, T and C must each be below 2^30");
+    biwkv_check_sizes(p);
     if (subchunks == 0) subchunks = max_s;
     require(subchunks >= 1 && subchunks <= max_s,
             "biwkv (cuda): sub-chunks per tile must be in [1, " + std::to_string(max_s) + "], got " +
@@ -1077,27 +902,10 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
     require(blocks < int_max, "biwkv (cuda): too many blocks (B * T * C too large)");
     const dim3 block(biwkv_warp, a.subchunks);
     cudaStream_t stream = ex.stream();
-    // The staged kernels copy 16-byte chunks of channel rows: float
-    // accumulation (exact mode), rows of whole 16-byte chunks, aligned k and v.
-    constexpr bool can_stage = std::is_same_v<Acc, float> && !Compat;
-    const bool staged = can_stage && allow_staged &&
-                        (p.channels * static_cast<index_t>(sizeof(T))) % 16 == 0 &&
-                        reinterpret_cast<std::uintptr_t>(k) % 16 == 0 && reinterpret_cast<std::uintptr_t>(v) % 16 == 0;
-    [[maybe_unused]] const int tile_tokens = a.subchunks * L;
-    const biwkv_device_info& info = biwkv_device(ex.device());
-    [[maybe_unused]] auto staged_grid = [&](auto kernel, std::size_t smem, index_t items) {
-        const int per_sm = biwkv_resident_blocks(kernel, ex.device(), biwkv_warp * a.subchunks, smem);
-        const index_t most = static_cast<index_t>(std::max(per_sm, 1)) * info.multiprocessors;
-        return static_cast<unsigned>(std::min(items, most));
-    };
 
     biwkv_state<Acc>* states = nullptr;
     if (a.tiles > 1) {
-        cudaMemPool_t pool = biwkv_workspace_pool(ex.device());
-        const std::size_t bytes =
-            static_cast<std::size_t>(p.batch) * a.tiles * kinds * p.channels * sizeof(biwkv_state<Acc>);
-        cuda_check(cudaMallocFromPoolAsync(reinterpret_cast<void**>(&states), bytes, pool, stream),
-                   "cudaMallocFromPoolAsync (Bi-WKV workspace)");
+        states = biwkv_workspace<biwkv_state<Acc>>(ex, static_cast<std::size_t>(p.batch) * a.tiles * kinds * p.channels);
         a.states = states;
     }
     auto state_smem = [](int s) { return static_cast<std::size_t>(kinds) * s * biwkv_warp * sizeof(biwkv_state<Acc>); };
@@ -1106,44 +914,15 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
     auto run_wave = [&](const biwkv_args<T, Acc>& wa) {
         const index_t items = index_t{wa.batch} * wa.tiles * wa.groups;
         if (wa.tiles > 1) {
-            bool launched = false;
-            if constexpr (can_stage) {
-                if (staged) {
-                    auto* kernel = biwkv_tile_state_staged_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
-                    static std::atomic<std::uint64_t> staged_state_done{0};
-                    biwkv_allow_smem(kernel, ex.device(), state_smem(max_s) + biwkv_stage_bytes<T>(max_s * L),
-                                     staged_state_done);
-                    const std::size_t smem = state_smem(wa.subchunks) + biwkv_stage_bytes<T>(tile_tokens);
-                    kernel<<<staged_grid(kernel, smem, items), block, smem, stream>>>(wa, static_cast<unsigned>(items));
-                    cuda_check_launch("biwkv_tile_state_staged_kernel");
-                    launched = true;
-                }
-            }
-            if (!launched) {
-                static std::atomic<std::uint64_t> state_smem_done{0};
-                auto* tile_state = biwkv_tile_state_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
-                biwkv_allow_smem(tile_state, ex.device(), state_smem(max_s), state_smem_done);
-                tile_state<<<static_cast<unsigned>(items), block, state_smem(wa.subchunks), stream>>>(wa);
-                cuda_check_launch("biwkv_tile_state_kernel");
-            }
+            static std::atomic<std::uint64_t> state_smem_done{0};
+            auto* tile_state = biwkv_tile_state_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+            biwkv_allow_smem(tile_state, ex.device(), state_smem(max_s), state_smem_done);
+            tile_state<<<static_cast<unsigned>(items), block, state_smem(wa.subchunks), stream>>>(wa);
+            cuda_check_launch("biwkv_tile_state_kernel");
             biwkv_combine_kernel<Compat, T, Acc>
                 <<<static_cast<unsigned>(index_t{wa.batch} * wa.groups), dim3(biwkv_warp, biwkv_combine_rows_for<Compat, Acc>),
                    0, stream>>>(wa, L * wa.subchunks);
             cuda_check_launch("biwkv_combine_kernel");
-        }
-        if constexpr (can_stage) {
-            if (staged) {
-                auto* kernel = biwkv_output_staged_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
-                static std::atomic<std::uint64_t> staged_output_done{0};
-                biwkv_allow_smem(kernel, ex.device(),
-                                 biwkv_output_smem<Acc, L>(kinds, max_s) + biwkv_stage_bytes<T>(max_s * L),
-                                 staged_output_done);
-                const std::size_t smem =
-                    biwkv_output_smem<Acc, L>(kinds, wa.subchunks) + biwkv_stage_bytes<T>(tile_tokens);
-                kernel<<<staged_grid(kernel, smem, items), block, smem, stream>>>(wa, static_cast<unsigned>(items));
-                cuda_check_launch("biwkv_output_staged_kernel");
-                return;
-            }
         }
         static std::atomic<std::uint64_t> output_smem_done{0};
         auto* output = biwkv_output_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
@@ -1192,9 +971,9 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
 
 template <class Config, bool Compat, class T, class Acc>
 void biwkv_launch(executor<cuda>& ex, const biwkv_params& p, const Acc* w, const Acc* u, const T* k, const T* v, T* y,
-                  int subchunks, bool allow_staged, std::size_t wave_bytes) {
+                  int subchunks, std::size_t wave_bytes) {
     biwkv_launch_impl<Config::len, Config::max_subchunks * biwkv_warp, Config::min_blocks, Compat>(
-        ex, p, w, u, k, v, y, subchunks, allow_staged, wave_bytes);
+        ex, p, w, u, k, v, y, subchunks, wave_bytes);
 }
 
 // The configurations used: one tile up to T = 256 (float accumulation; 128
