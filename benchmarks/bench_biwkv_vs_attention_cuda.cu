@@ -211,16 +211,8 @@ int main(int argc, char** argv) {
         std::cout << "bench_biwkv_vs_attention_cuda: no CUDA device, nothing to measure\n";
         return 0;
     }
-    if (dtype == "float")
-        register_all<float>(dtype);
-    else if (dtype == "half")
-        register_all<vrwkv::half>(dtype);
-    else if (dtype == "bf16")
-        register_all<vrwkv::bfloat16>(dtype);
-    else {
-        std::cerr << "unknown --dtype=" << dtype << " (expected float, half or bf16)\n";
+    if (!vrwkv::bench::with_dtype(dtype, [&](auto tag) { register_all<typename decltype(tag)::type>(dtype); }))
         return 2;
-    }
     std::map<std::string, double> seconds;
     bool console = true;
     if (const int code = vrwkv::bench::run_collecting(argc, argv, [&] {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the Bi-WKV vs attention benchmarks (CPU and CUDA): a reporter that
-// keeps names as registered and collects seconds per call, and argv flags.
+// keeps names as registered and collects seconds per call, argv flags, and the
+// --dtype dispatch.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "vrwkv/core/half.hpp"
 
 namespace vrwkv::bench {
 
@@ -113,6 +116,27 @@ int run_collecting(int& argc, char** argv, Context&& context, std::map<std::stri
     }
     benchmark::Shutdown();
     return ran == 0 ? 1 : 0;  // a filter that matches nothing is a mistake (the library said so)
+}
+
+// Calls f(type_tag<T>{}) for the storage type named by `dtype` (float, half
+// or bf16); false, with a message on stderr, for any other name.
+template <class T>
+struct type_tag {
+    using type = T;
+};
+template <class F>
+bool with_dtype(const std::string& dtype, F&& f) {
+    if (dtype == "float")
+        f(type_tag<float>{});
+    else if (dtype == "half")
+        f(type_tag<vrwkv::half>{});
+    else if (dtype == "bf16")
+        f(type_tag<vrwkv::bfloat16>{});
+    else {
+        std::cerr << "unknown --dtype=" << dtype << " (expected float, half or bf16)\n";
+        return false;
+    }
+    return true;
 }
 
 }  // namespace vrwkv::bench
