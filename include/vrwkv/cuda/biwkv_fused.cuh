@@ -401,7 +401,9 @@ __host__ __device__ constexpr std::size_t biwkv_fused_smem(int rows) {
 // One work item. k and v go straight into registers, k in base-2 units;
 // padded slots past T hold e^k = 0 and v = 0. `smem` is the compute area
 // (biwkv_fused_smem). Threads may return early only after the last barrier.
-template <int L, class T>
+// Several: T spans several tiles (a separate kernel, so that the one-tile
+// code carries none of the carry handling's registers and branches).
+template <int L, bool Several, class T>
 __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, const biwkv_fused_item& it,
                                                  unsigned epoch, unsigned char* smem) {
     __shared__ unsigned last_s;
@@ -413,7 +415,7 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     float* maxes = reinterpret_cast<float*>(sums + 2 * stride);  // [S][32]
     float* gn_s = maxes + stride + y * biwkv_warp + x;
     float* gd_s = gn_s + L * stride;
-    const bool several = a.tiles > 1;
+    const bool several = Several && a.tiles > 1;  // (see biwkv_fused_kernel)
     // per sequence, arrival count and ready flag side by side: a launch with
     // another sequence count then finds its counts at zero and only stale
     // flags, never a flag where it counts
@@ -560,13 +562,16 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
 }
 
 // The kernel: one work item per block (see the top of this file). Any C and
-// alignment.
-template <int L, int MaxThreads, int MinBlocks, class T>
+// alignment. Several: T spans several tiles (a.tiles > 1).
+template <int L, int MaxThreads, int MinBlocks, bool Several, class T>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(const biwkv_fused_args<T> a) {
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
     __shared__ unsigned ticket_s, epoch_s;
+    // (a runtime test in the several-tile kernel too: a compile-time one
+    // there measured 4% slower, through different register allocation)
+    const bool several = Several && a.tiles > 1;
     unsigned ticket = blockIdx.x, epoch = 0;
-    if (a.tiles > 1) {
+    if (several) {
         if (threadIdx.x == 0 && threadIdx.y == 0) {
             // one 64-bit word: epoch (high half) and ticket counter (low), so a
             // draw reads both at once
@@ -580,9 +585,9 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(cons
         __syncthreads();
         ticket = ticket_s, epoch = epoch_s;
     }
-    const biwkv_fused_item it = a.tiles > 1 ? biwkv_fused_decode(ticket, a.tiles, a.sequences, a.lag)
-                                            : biwkv_fused_item{static_cast<int>(ticket), 0, true};
-    biwkv_fused_body<L>(a, it, epoch, biwkv_smem_raw);
+    const biwkv_fused_item it = several ? biwkv_fused_decode(ticket, a.tiles, a.sequences, a.lag)
+                                        : biwkv_fused_item{static_cast<int>(ticket), 0, true};
+    biwkv_fused_body<L, Several>(a, it, epoch, biwkv_smem_raw);
 }
 
 // A launch configuration: L tokens per thread at most, at most MaxThreads
@@ -641,9 +646,10 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
         a.tile_sums = biwkv_workspace<biwkv_state<float>>(ex, static_cast<std::size_t>(sequences) * a.tiles * 2 *
                                                                    biwkv_warp);
     }
-    auto* kernel = biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, T>;
-    static std::atomic<std::uint64_t> smem_done{0};
-    biwkv_allow_smem(kernel, ex.device(), biwkv_fused_smem<L>(max_rows), smem_done);
+    auto* kernel = a.tiles > 1 ? biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, true, T>
+                               : biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, false, T>;
+    static std::atomic<std::uint64_t> smem_done[2] = {0, 0};
+    biwkv_allow_smem(kernel, ex.device(), biwkv_fused_smem<L>(max_rows), smem_done[a.tiles > 1]);
     kernel<<<static_cast<unsigned>(items), dim3(biwkv_warp, S), biwkv_fused_smem<L>(S), stream>>>(a);
     cuda_check_launch("biwkv_fused_kernel");
     if (a.tile_sums) cuda_check(cudaFreeAsync(a.tile_sums, stream), "cudaFreeAsync (Bi-WKV tile sums)");
