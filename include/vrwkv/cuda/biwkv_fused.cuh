@@ -401,11 +401,11 @@ __host__ __device__ constexpr std::size_t biwkv_fused_smem(int rows) {
 // One work item. k and v go straight into registers, k in base-2 units;
 // padded slots past T hold e^k = 0 and v = 0. `smem` is the compute area
 // (biwkv_fused_smem). Threads may return early only after the last barrier.
-// Several: T spans several tiles (a separate kernel, so that the one-tile
-// code carries none of the carry handling's registers and branches).
-template <int L, bool Several, class T>
+// several: T spans several tiles (from biwkv_fused_kernel, where it is a
+// compile-time false in the one-tile kernel).
+template <int L, class T>
 __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, const biwkv_fused_item& it,
-                                                 unsigned epoch, unsigned char* smem) {
+                                                 bool several, unsigned epoch, unsigned char* smem) {
     __shared__ unsigned last_s;
     const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y;
     const bool lead = x == 0 && y == 0;
@@ -415,7 +415,6 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     float* maxes = reinterpret_cast<float*>(sums + 2 * stride);  // [S][32]
     float* gn_s = maxes + stride + y * biwkv_warp + x;
     float* gd_s = gn_s + L * stride;
-    const bool several = Several && a.tiles > 1;  // (see biwkv_fused_kernel)
     // per sequence, arrival count and ready flag side by side: a launch with
     // another sequence count then finds its counts at zero and only stale
     // flags, never a flag where it counts
@@ -562,7 +561,9 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
 }
 
 // The kernel: one work item per block (see the top of this file). Any C and
-// alignment. Several: T spans several tiles (a.tiles > 1).
+// alignment. Several: T spans several tiles (a.tiles > 1); a separate
+// kernel, so that the one-tile code carries none of the carry handling's
+// registers and branches.
 template <int L, int MaxThreads, int MinBlocks, bool Several, class T>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(const biwkv_fused_args<T> a) {
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
@@ -587,7 +588,7 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(cons
     }
     const biwkv_fused_item it = several ? biwkv_fused_decode(ticket, a.tiles, a.sequences, a.lag)
                                         : biwkv_fused_item{static_cast<int>(ticket), 0, true};
-    biwkv_fused_body<L, Several>(a, it, epoch, biwkv_smem_raw);
+    biwkv_fused_body<L>(a, it, several, epoch, biwkv_smem_raw);
 }
 
 // A launch configuration: L tokens per thread at most, at most MaxThreads
