@@ -658,7 +658,8 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
 
 // The configuration used: 16 tokens per thread, tiles of up to 14 rows (one
 // tile up to T = 224), two blocks per multiprocessor (72 registers). On an
-// H100 it measured fastest of 8 / 16 tokens x 8 to 32 rows x 1 / 2 blocks.
+// H100 it measured fastest of 8 / 16 tokens x 6 to 32 rows x 1 to 4 blocks
+// (README: what else was measured).
 using biwkv_fused_default = biwkv_fused_config<16, 448, 2>;
 
 }  // namespace cuda_detail
