@@ -222,7 +222,7 @@ template <int L, class T>
 __device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&ev)[L], int count, float m, float w2,
                                                         float u2, float d, int s0, const biwkv_state<float>& fin,
                                                         const biwkv_state<float>& gin, float* gn_s, float* gd_s,
-                                                        int stride, T* yp, long long C) {
+                                                        T* yp, long long C) {
     const float ef = biwkv_exponent_at(fin, s0, w2);
     const float eg = biwkv_exponent_at(gin, s0 + count - 1, -w2);
     const float top = fmaxf(fmaxf(m + fmaxf(u2, 0.0f), ef), eg);
@@ -233,7 +233,7 @@ __device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&e
 #pragma unroll
         for (int j = L - 1; j >= 0; --j)
             if (j < count) {
-                gn_s[j * stride] = gn, gd_s[j * stride] = gd;
+                gn_s[j * biwkv_warp] = gn, gd_s[j * biwkv_warp] = gd;
                 e[j] *= scale, ev[j] *= scale;
                 gn = d * gn + ev[j], gd = d * gd + e[j];
             }
@@ -243,7 +243,7 @@ __device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&e
 #pragma unroll
     for (int j = 0; j < L; ++j)
         if (j < count) {
-            const float out = __fdividef(fn + gn_s[j * stride] + eu * ev[j], fd + gd_s[j * stride] + eu * e[j]);
+            const float out = __fdividef(fn + gn_s[j * biwkv_warp] + eu * ev[j], fd + gd_s[j * biwkv_warp] + eu * e[j]);
             biwkv_store<float>(yp + j * C, out);
             fn = d * fn + ev[j], fd = d * fd + e[j];
         }
@@ -254,15 +254,15 @@ template <int L, class T>
 __device__ __forceinline__ void biwkv_fused_anchored_output(const float (&k2)[L], const float (&vv)[L], int count,
                                                             float w2, float u2, int s0, const biwkv_state<float>& fin,
                                                             const biwkv_state<float>& gin, float* gn_s, float* gd_s,
-                                                            int stride, T* yp, long long C) {
+                                                            T* yp, long long C) {
     {
         biwkv_run<float> g = biwkv_to_run(gin, s0, -w2);
 #pragma unroll
         for (int j = L - 1; j >= 0; --j)
             if (j < count) {
                 const bool empty = !(g.d > 0);
-                gn_s[j * stride] = empty ? 0.0f : g.n / g.d;
-                gd_s[j * stride] =
+                gn_s[j * biwkv_warp] = empty ? 0.0f : g.n / g.d;
+                gd_s[j * biwkv_warp] =
                     empty ? biwkv_empty_exponent<float>() : g.eb + w2 * static_cast<float>(j) + log2f(g.d);
                 biwkv_absorb(g, k2[j] - w2 * static_cast<float>(j - 1), vv[j]);
             }
@@ -271,10 +271,10 @@ __device__ __forceinline__ void biwkv_fused_anchored_output(const float (&k2)[L]
 #pragma unroll
     for (int j = 0; j < L; ++j)
         if (j < count) {
-            const float fe = f.eb - w2 * static_cast<float>(j), ge = gd_s[j * stride], se = u2 + k2[j];
+            const float fe = f.eb - w2 * static_cast<float>(j), ge = gd_s[j * biwkv_warp], se = u2 + k2[j];
             const float top = fmaxf(fmaxf(fe, ge), se);
             const float xf = exp2f(fe - top), xg = exp2f(ge - top), xs = exp2f(se - top);
-            const float out = (f.n * xf + gn_s[j * stride] * xg + vv[j] * xs) / (f.d * xf + xg + xs);
+            const float out = (f.n * xf + gn_s[j * biwkv_warp] * xg + vv[j] * xs) / (f.d * xf + xg + xs);
             biwkv_store<float>(yp + j * C, out);
             biwkv_absorb(f, k2[j] + w2 * static_cast<float>(j + 1), vv[j]);
         }
@@ -303,15 +303,15 @@ template <int L, class T>
 __device__ __forceinline__ void biwkv_fused_general_output(float (&k2)[L], float (&ev)[L], int count, float m, float w2,
                                                         float u2, float d, int s0, biwkv_state<float> fin,
                                                         biwkv_state<float> gin, const biwkv_state<float>* sums,
-                                                        float* gn_s, float* gd_s, int stride, T* yp, long long C) {
-    const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y;
+                                                        float* gn_s, float* gd_s, T* yp, long long C) {
+    const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y, stride = S * biwkv_warp;
     for (int i = 0; i < y; ++i) fin = biwkv_merge(fin, sums[i * biwkv_warp + x], w2);
     for (int i = S - 1; i > y; --i) gin = biwkv_merge(gin, sums[stride + i * biwkv_warp + x], -w2);
     if (fabsf(w2) * static_cast<float>(count) <= static_cast<float>(biwkv_fast_span) &&
         fabsf(u2) <= static_cast<float>(biwkv_fast_u))
-        biwkv_fused_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, gn_s, gd_s, stride, yp, C);
+        biwkv_fused_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, gn_s, gd_s, yp, C);
     else
-        biwkv_fused_anchored_output<L>(k2, ev, count, w2, u2, s0, fin, gin, gn_s, gd_s, stride, yp, C);
+        biwkv_fused_anchored_output<L>(k2, ev, count, w2, u2, s0, fin, gin, gn_s, gd_s, yp, C);
 }
 
 // Tile-wide fast path. When the decay over the whole tile stays within 2^32
@@ -346,13 +346,21 @@ __device__ __forceinline__ biwkv_row_carries biwkv_rows_around(const float4* row
     return r;
 }
 
+// a / b for b at least 2^-126: one reciprocal (__fdividef also rescales b
+// below that, 3 more instructions per token).
+__device__ __forceinline__ float biwkv_divide_normal(float a, float b) {
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(b));
+    return a * r;
+}
+
 // Fast path output: the tile carries (anchored) and the rows' sums, all
 // rescaled to 2^top, top the largest exponent among them and e^u 2^M.
 template <int L, class T>
 __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev)[L], int count, float M, float w2,
                                                        float u2, float d, int s0, const biwkv_state<float>& fin,
                                                        const biwkv_state<float>& gin, const biwkv_row_carries& r,
-                                                       float* gn_s, float* gd_s, int stride, T* yp, long long C) {
+                                                       float* gn_s, float* gd_s, T* yp, long long C) {
     // the backward sums are seen from the row's last slot (L - 1; padded
     // slots past T add nothing)
     const float ef = biwkv_exponent_at(fin, s0, w2);
@@ -364,26 +372,30 @@ __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev
         float gn = gin.num * cg + r.gn * scale, gd = gin.den * cg + r.gd * scale;
 #pragma unroll
         for (int j = L - 1; j >= 0; --j) {
-            gn_s[j * stride] = gn, gd_s[j * stride] = gd;
+            gn_s[j * biwkv_warp] = gn, gd_s[j * biwkv_warp] = gd;
             e[j] *= scale, ev[j] *= scale;
             gn = d * gn + ev[j], gd = d * gd + e[j];
         }
     }
     const float cf = biwkv_exp2_ftz(ef - top);
     float fn = fin.num * cf + r.fn * scale, fd = fin.den * cf + r.fd * scale;
+    // Every denominator is at least 2^-92: the term of the largest exponent
+    // (2^0 after scaling; 2^-60 at most below it when it is e^u's) reaches
+    // every token of the tile through at most 2^-32 of decay.
+    auto out = [&](int j) {
+        return biwkv_divide_normal(fn + gn_s[j * biwkv_warp] + eu * ev[j], fd + gd_s[j * biwkv_warp] + eu * e[j]);
+    };
     if (count == L) {
+        // a running pointer: one 64-bit add per token, not a multiply
 #pragma unroll
-        for (int j = 0; j < L; ++j) {
-            biwkv_store<float>(yp + j * C,
-                               __fdividef(fn + gn_s[j * stride] + eu * ev[j], fd + gd_s[j * stride] + eu * e[j]));
+        for (int j = 0; j < L; ++j, yp += C) {
+            biwkv_store<float>(yp, out(j));
             fn = d * fn + ev[j], fd = d * fd + e[j];
         }
     } else {
 #pragma unroll
         for (int j = 0; j < L; ++j) {
-            if (j < count)
-                biwkv_store<float>(yp + j * C,
-                                   __fdividef(fn + gn_s[j * stride] + eu * ev[j], fd + gd_s[j * stride] + eu * e[j]));
+            if (j < count) biwkv_store<float>(yp + j * C, out(j));
             fn = d * fn + ev[j], fd = d * fd + e[j];
         }
     }
@@ -391,7 +403,9 @@ __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev
 
 // Shared memory: sub-chunk sums [2][S][32] (the fast path's row sums and
 // the scan reuse it), the rows' largest k [S][32], then backward sums per
-// token [2][L][S][32].
+// token [2][S][L][32]: a row's tokens side by side, so that each token's
+// slot is a constant offset from the thread's first (no address arithmetic
+// per token).
 template <int L>
 __host__ __device__ constexpr std::size_t biwkv_fused_smem(int rows) {
     return static_cast<std::size_t>(rows) * biwkv_warp *
@@ -413,7 +427,7 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     auto* sums = reinterpret_cast<biwkv_state<float>*>(smem);   // [2][S][32]
     auto* rows = reinterpret_cast<float4*>(sums);               // fast path: [S][32]
     float* maxes = reinterpret_cast<float*>(sums + 2 * stride);  // [S][32]
-    float* gn_s = maxes + stride + y * biwkv_warp + x;
+    float* gn_s = maxes + stride + y * L * biwkv_warp + x;  // [S][L][32]
     float* gd_s = gn_s + L * stride;
     // per sequence, arrival count and ready flag side by side: a launch with
     // another sequence count then finds its counts at zero and only stale
@@ -445,10 +459,14 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         const T* kp = a.k + row0;
         const T* vp = a.v + row0;
         if (count == L) {  // the common case, without per-token predicates
+            // running pointers (with j * C the compiler keeps more
+            // addresses live and spills)
+            const T* kq = kp;
+            const T* vq = vp;
 #pragma unroll
-            for (int j = 0; j < L; ++j) {
-                k2[j] = biwkv_load<float>(kp + j * C) * static_cast<float>(biwkv_log2e);
-                ev[j] = biwkv_load<float>(vp + j * C);
+            for (int j = 0; j < L; ++j, kq += C, vq += C) {
+                k2[j] = biwkv_load<float>(kq) * static_cast<float>(biwkv_log2e);
+                ev[j] = biwkv_load<float>(vq);
             }
         } else {
 #pragma unroll
@@ -537,6 +555,10 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         return;
     }
 
+    // the rows' carries within the tile before the wait for the sequence's
+    // flag: they need only shared memory, and fill the wait
+    const biwkv_row_carries r =
+        tile_fast ? biwkv_rows_around(rows, y, S, biwkv_exp2_ftz(-w2 * static_cast<float>(L))) : biwkv_row_carries{};
     biwkv_state<float> fin = biwkv_empty_state<float>(), gin = fin;
     if (several) {
         if (lead) {
@@ -553,11 +575,10 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     if (count == 0) return;
     T* yp = a.y + row0;
     if (tile_fast) {
-        const biwkv_row_carries r = biwkv_rows_around(rows, y, S, biwkv_exp2_ftz(-w2 * static_cast<float>(L)));
-        biwkv_tile_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, r, gn_s, gd_s, stride, yp, C);
+        biwkv_tile_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, r, gn_s, gd_s, yp, C);
         return;
     }
-    biwkv_fused_general_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, sums, gn_s, gd_s, stride, yp, C);
+    biwkv_fused_general_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, sums, gn_s, gd_s, yp, C);
 }
 
 // The kernel: one work item per block (see the top of this file). Any C and
