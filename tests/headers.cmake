@@ -26,7 +26,10 @@ if(VRWKV_HAS_CUDA)
   if(_cuda_sources)
     add_library(vrwkv_cuda_header_check OBJECT ${_cuda_sources})
     target_link_libraries(vrwkv_cuda_header_check PRIVATE vrwkv::cuda)
-    target_compile_options(vrwkv_cuda_header_check PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings> $<$<COMPILE_LANGUAGE:CUDA>:-O0>)
+    # -O0 for the host compiler only: nvcc's own -O0 after the build type's
+    # -O3 draws "incompatible redefinition for option 'optimize'"
+    target_compile_options(vrwkv_cuda_header_check PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings>
+                           $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-O0>)
   endif()
 endif()
 # A test that the check compiled (the build fails otherwise).
