@@ -7,12 +7,12 @@
 // Threads: --threads=N (default 2), stripped before Google Benchmark parses.
 #include <benchmark/benchmark.h>
 
-#include <Eigen/Core>
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "model_support.hpp"
+#include "vrwkv/cpu/eigen.hpp"
 #include "vrwkv/model/random_checkpoint.hpp"
 #include "vrwkv/vrwkv.hpp"
 

@@ -2,10 +2,10 @@
 // Element-wise activations and gates on the CPU. float and double go through
 // Eigen array expressions, which vectorise exp and tanh; 16-bit storage is
 // widened element by element.
-#include <Eigen/Core>
 #include <algorithm>
 #include <type_traits>
 
+#include "vrwkv/cpu/eigen.hpp"
 #include "vrwkv/cpu/executor.hpp"
 #include "vrwkv/ops/activation.hpp"
 

@@ -8,12 +8,12 @@
 //   grows. Scores never exceed one (queries x keys) block.
 // Tasks (batch, head, query block) are spread over the executor's threads;
 // each task's GEMMs run on one thread (Eigen does not nest parallelism).
-#include <Eigen/Core>
 #include <algorithm>
 #include <limits>
 #include <new>
 #include <type_traits>
 
+#include "vrwkv/cpu/eigen.hpp"
 #include "vrwkv/cpu/executor.hpp"
 #include "vrwkv/ops/attention.hpp"
 

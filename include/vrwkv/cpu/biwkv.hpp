@@ -6,12 +6,12 @@
 //   scan stores its sums per token; the forward scan combines.
 // compat: SPEC 5.1 evaluated in double with the channel's max k factored out
 //   (every exponent then lies within |w T| + range(k) of zero).
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "vrwkv/cpu/eigen.hpp"
 #include "vrwkv/cpu/executor.hpp"
 #include "vrwkv/ops/biwkv.hpp"
 

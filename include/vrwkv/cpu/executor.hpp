@@ -3,9 +3,9 @@
 // Eigen's GEMM.
 #include <omp.h>
 
-#include <Eigen/Core>
 
 #include "vrwkv/core/backend.hpp"
+#include "vrwkv/cpu/eigen.hpp"
 
 namespace vrwkv {
 

@@ -1,10 +1,10 @@
 #pragma once
 // Linear layers on the CPU through Eigen's GEMM (threaded by Eigen). 16-bit
 // storage is widened to float around the product.
-#include <Eigen/Core>
 #include <type_traits>
 #include <vector>
 
+#include "vrwkv/cpu/eigen.hpp"
 #include "vrwkv/cpu/executor.hpp"
 #include "vrwkv/ops/linear.hpp"
 

@@ -1,10 +1,10 @@
 #pragma once
 // VRWKV6 ops on the CPU.
-#include <Eigen/Core>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
+#include "vrwkv/cpu/eigen.hpp"
 #include "vrwkv/cpu/executor.hpp"
 #include "vrwkv/ops/vrwkv6.hpp"
 
