@@ -3,7 +3,6 @@
 // Eigen's GEMM.
 #include <omp.h>
 
-
 #include "vrwkv/core/backend.hpp"
 #include "vrwkv/cpu/eigen.hpp"
 

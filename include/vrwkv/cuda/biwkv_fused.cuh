@@ -593,7 +593,9 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     }
 
     // the rows' carries within the tile before the wait for the sequence's
-    // flag: they need only shared memory, and fill the wait
+    // flag: they need only shared memory, and fill the wait (the row decay
+    // is computed again here: kept from the tile-fast block, it measured
+    // slower through spills)
     const biwkv_row_carries r =
         tile_fast ? biwkv_rows_around(rows, y, S, biwkv_exp2_ftz(-w2 * static_cast<float>(L))) : biwkv_row_carries{};
     biwkv_state<float> fin = biwkv_empty_state<float>(), gin = fin;
@@ -626,8 +628,9 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(cons
     __shared__ unsigned ticket_s, epoch_s;
     // The one-tile kernel takes k in natural units and the rows' largest k
     // by a shared atomic max: 15.1-15.3 against 18.2-18.3 us at
-    // (64, 196, 192) on an H100. In the several-tile kernel the same changes
-    // push its 72 registers into spills and measured 2-5% slower.
+    // (64, 196, 192) on an H100. In the several-tile kernel the FMA pushes
+    // its 72 registers into spills (2-5% slower at T = 16384 and 65536) and
+    // the atomic max alone measured 1% slower at 65536.
     constexpr bool raw_k = !Several;
     __shared__ int max_key[biwkv_warp];
     if constexpr (raw_k) {
