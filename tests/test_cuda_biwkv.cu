@@ -452,6 +452,68 @@ TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launch
     }
 }
 
+TEST_CASE("CUDA executor state grows into new buffers and keeps the old ones for graphs captured before") {
+    if (!have_device()) return;
+    executor<cuda> ex;
+    void* scratch = ex.persistent_scratch(1000);
+    CHECK(ex.persistent_scratch(500) == scratch);
+    unsigned* words = ex.persistent_words(10);
+    CHECK(ex.persistent_words(1000) == words);
+
+    // a graph of the fused kernel on this executor's words and scratch
+    std::mt19937 rng(99);
+    const problem small = rounded_problem<float>(random_problem(rng, 1, 3001, 33, 30, 15));
+    const problem big = rounded_problem<float>(random_problem(rng, 5, 4100, 64, 20, 8));
+    struct on_device {
+        tensor<float, cuda> w, u, k, v, y;
+        biwkv_params p;
+    };
+    auto upload = [&](const problem& pb) {
+        const shape s3{pb.B, pb.T, pb.C};
+        return on_device{to_device<float>(ex, host_tensor<float>(pb.w, shape{pb.C}).view()),
+                         to_device<float>(ex, host_tensor<float>(pb.u, shape{pb.C}).view()),
+                         to_device<float>(ex, host_tensor<float>(pb.k, s3).view()),
+                         to_device<float>(ex, host_tensor<float>(pb.v, s3).view()), tensor<float, cuda>(s3),
+                         biwkv_params{pb.B, pb.T, pb.C, biwkv_mode::exact}};
+    };
+    auto launch = [&](on_device& d) {
+        cuda_detail::biwkv_fused_launch<cuda_detail::biwkv_fused_default>(ex, d.p, d.w.data(), d.u.data(), d.k.data(),
+                                                                          d.v.data(), d.y.data());
+    };
+    auto result = [&](on_device& d) {
+        auto out = to_host<float>(ex, d.y.view());
+        return std::vector<double>(out.data(), out.data() + out.numel());
+    };
+    on_device a = upload(small), b = upload(big);
+    launch(a);  // grows the state outside the capture
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    cuda_check(cudaStreamBeginCapture(ex.stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+    launch(a);
+    // growing while capturing is refused with a message that says what to do
+    CHECK_THROWS_WITH_AS(ex.persistent_scratch(std::size_t{1} << 30),
+                         doctest::Contains("run the same work once before capturing it"), error);
+    cuda_check(cudaStreamEndCapture(ex.stream(), &graph), "cudaStreamEndCapture");
+    cuda_check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+
+    // the bigger problem moves the state to bigger buffers; the old ones stay
+    // allocated for the graph
+    void* old_scratch = ex.persistent_scratch(1);
+    launch(b);
+    CHECK(ex.persistent_scratch(1) != old_scratch);
+    cudaPointerAttributes attributes{};
+    cuda_check(cudaPointerGetAttributes(&attributes, old_scratch), "cudaPointerGetAttributes");
+    CHECK(attributes.type == cudaMemoryTypeDevice);
+    CHECK(max_diff(result(b), host_exact(big)) < 5e-5);
+
+    cuda_check(cudaMemsetAsync(a.y.data(), 0xFF, static_cast<std::size_t>(a.y.numel()) * sizeof(float), ex.stream()),
+               "cudaMemsetAsync");
+    for (int i = 0; i < 2; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
+    CHECK(max_diff(result(a), host_exact(small)) < 5e-5);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+}
+
 TEST_CASE("CUDA Bi-WKV reports shape errors") {
     if (!have_device()) return;
     executor<cuda>& ex = gpu();

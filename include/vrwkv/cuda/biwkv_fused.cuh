@@ -22,7 +22,8 @@
 // Tickets, arrival counts and ready flags live in executor words that stay
 // between launches: the block that draws the last ticket resets the counter
 // and advances an epoch; a flag is valid when it holds epoch + 1, so flags
-// never need clearing, and graph replays stay correct.
+// never need clearing, and graph replays stay correct. Tile sums live in
+// executor scratch, also kept between launches (no allocation per launch).
 //
 // The arithmetic is that of the tiled kernels (biwkv_tiled.cuh): a fast path
 // that scales each sub-chunk by one exponent, an anchored log-sum-exp path
@@ -713,8 +714,8 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     cudaStream_t stream = ex.stream();
     if (a.tiles > 1) {
         a.words = ex.persistent_words(2 + 2 * static_cast<std::size_t>(sequences));
-        a.tile_sums = biwkv_workspace<biwkv_state<float>>(ex, static_cast<std::size_t>(sequences) * a.tiles * 2 *
-                                                                   biwkv_warp);
+        a.tile_sums = static_cast<biwkv_state<float>*>(ex.persistent_scratch(
+            static_cast<std::size_t>(sequences) * a.tiles * 2 * biwkv_warp * sizeof(biwkv_state<float>)));
     }
     auto* kernel = a.tiles > 1 ? biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, true, T>
                                : biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, false, T>;
@@ -722,7 +723,6 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     biwkv_allow_smem(kernel, ex.device(), biwkv_fused_smem<L>(max_rows), smem_done[a.tiles > 1]);
     kernel<<<static_cast<unsigned>(items), dim3(biwkv_warp, S), biwkv_fused_smem<L>(S), stream>>>(a);
     cuda_check_launch("biwkv_fused_kernel");
-    if (a.tile_sums) cuda_check(cudaFreeAsync(a.tile_sums, stream), "cudaFreeAsync (Bi-WKV tile sums)");
 }
 
 // The configuration used: 16 tokens per thread, tiles of up to 14 rows (one
