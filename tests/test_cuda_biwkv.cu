@@ -53,36 +53,50 @@ std::vector<double> rounded(const std::vector<double>& x) {
     return r;
 }
 
+// A problem's inputs on the device: w and u in Acc, k and v in T.
+template <class T, class Acc = accumulator_t<T>>
+struct device_inputs {
+    tensor<Acc, cuda> w, u;
+    tensor<T, cuda> k, v;
+    device_inputs(executor<cuda>& ex, const problem& pb)
+        : w(to_device<Acc>(ex, host_tensor<Acc>(pb.w, shape{pb.C}).view())),
+          u(to_device<Acc>(ex, host_tensor<Acc>(pb.u, shape{pb.C}).view())),
+          k(to_device<T>(ex, host_tensor<T>(pb.k, shape{pb.B, pb.T, pb.C}).view())),
+          v(to_device<T>(ex, host_tensor<T>(pb.v, shape{pb.B, pb.T, pb.C}).view())) {}
+};
+
+// A device tensor's values on the host, in double.
+template <class T>
+std::vector<double> host_values(executor<cuda>& ex, const tensor<T, cuda>& y) {
+    auto out = to_host<T>(ex, y.view());
+    std::vector<double> r(static_cast<std::size_t>(out.numel()));
+    for (index_t i = 0; i < out.numel(); ++i) r[static_cast<std::size_t>(i)] = convert<double>(out.data()[i]);
+    return r;
+}
+
 // Runs the GPU op on storage type T (accumulator accumulator_t<T>); y is
 // poisoned with NaN first so unwritten elements show up. With a launch
 // configuration, runs that one with `subchunks` sub-chunks per tile.
 template <class T, class Config = void>
 std::vector<double> run_gpu(const problem& pb, biwkv_mode mode, int subchunks = 0, std::size_t wave_bytes = 0) {
-    using Acc = accumulator_t<T>;
     executor<cuda>& ex = gpu();
     const shape s3{pb.B, pb.T, pb.C};
-    auto w = to_device<Acc>(ex, host_tensor<Acc>(pb.w, shape{pb.C}).view());
-    auto u = to_device<Acc>(ex, host_tensor<Acc>(pb.u, shape{pb.C}).view());
-    auto k = to_device<T>(ex, host_tensor<T>(pb.k, s3).view());
-    auto v = to_device<T>(ex, host_tensor<T>(pb.v, s3).view());
+    device_inputs<T> in(ex, pb);
     tensor<T> poison(s3);
     for (index_t i = 0; i < poison.numel(); ++i) poison.data()[i] = convert<T>(std::numeric_limits<double>::quiet_NaN());
     auto y = to_device<T>(ex, poison.view());
     if constexpr (std::is_void_v<Config>) {
-        biwkv<T, cuda>(ex, w.view(), u.view(), k.view(), v.view(), y.view(), mode);
+        biwkv<T, cuda>(ex, in.w.view(), in.u.view(), in.k.view(), in.v.view(), y.view(), mode);
     } else {
         const biwkv_params p{pb.B, pb.T, pb.C, mode};
         if (mode == biwkv_mode::compat)
-            cuda_detail::biwkv_launch<Config, true>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
-                                                    subchunks, wave_bytes);
+            cuda_detail::biwkv_launch<Config, true>(ex, p, in.w.data(), in.u.data(), in.k.data(), in.v.data(),
+                                                    y.data(), subchunks, wave_bytes);
         else
-            cuda_detail::biwkv_launch<Config, false>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(),
-                                                     subchunks, wave_bytes);
+            cuda_detail::biwkv_launch<Config, false>(ex, p, in.w.data(), in.u.data(), in.k.data(), in.v.data(),
+                                                     y.data(), subchunks, wave_bytes);
     }
-    auto out = to_host<T>(ex, y.view());
-    std::vector<double> r(static_cast<std::size_t>(out.numel()));
-    for (index_t i = 0; i < out.numel(); ++i) r[static_cast<std::size_t>(i)] = convert<double>(out.data()[i]);
-    return r;
+    return host_values(ex, y);
 }
 
 // Exact Bi-WKV in double, O(T) per channel: forward and backward sums in
@@ -391,15 +405,12 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
 template <class Config, class T = float>
 std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false, int lag = 0) {
     executor<cuda>& ex = gpu();
-    const shape s3{pb.B, pb.T, pb.C};
-    auto w = to_device<float>(ex, host_tensor<float>(pb.w, shape{pb.C}).view());
-    auto u = to_device<float>(ex, host_tensor<float>(pb.u, shape{pb.C}).view());
-    auto k = to_device<T>(ex, host_tensor<T>(pb.k, s3).view());
-    auto v = to_device<T>(ex, host_tensor<T>(pb.v, s3).view());
-    tensor<T, cuda> y(s3);
+    device_inputs<T, float> in(ex, pb);
+    tensor<T, cuda> y(shape{pb.B, pb.T, pb.C});
     const biwkv_params p{pb.B, pb.T, pb.C, biwkv_mode::exact};
     auto launch = [&] {
-        cuda_detail::biwkv_fused_launch<Config>(ex, p, w.data(), u.data(), k.data(), v.data(), y.data(), rows, lag);
+        cuda_detail::biwkv_fused_launch<Config>(ex, p, in.w.data(), in.u.data(), in.k.data(), in.v.data(), y.data(),
+                                                rows, lag);
     };
     for (int i = 0; i < repeats; ++i) launch();
     if (graph) {
@@ -416,10 +427,7 @@ std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(g);
     }
-    auto out = to_host<T>(ex, y.view());
-    std::vector<double> r(static_cast<std::size_t>(out.numel()));
-    for (index_t i = 0; i < out.numel(); ++i) r[static_cast<std::size_t>(i)] = convert<double>(out.data()[i]);
-    return r;
+    return host_values(ex, y);
 }
 
 TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launches and graph replays") {
@@ -465,26 +473,17 @@ TEST_CASE("CUDA executor state grows into new buffers and keeps the old ones for
     const problem small = rounded_problem<float>(random_problem(rng, 1, 3001, 33, 30, 15));
     const problem big = rounded_problem<float>(random_problem(rng, 5, 4100, 64, 20, 8));
     struct on_device {
-        tensor<float, cuda> w, u, k, v, y;
+        device_inputs<float> in;
+        tensor<float, cuda> y;
         biwkv_params p;
-    };
-    auto upload = [&](const problem& pb) {
-        const shape s3{pb.B, pb.T, pb.C};
-        return on_device{to_device<float>(ex, host_tensor<float>(pb.w, shape{pb.C}).view()),
-                         to_device<float>(ex, host_tensor<float>(pb.u, shape{pb.C}).view()),
-                         to_device<float>(ex, host_tensor<float>(pb.k, s3).view()),
-                         to_device<float>(ex, host_tensor<float>(pb.v, s3).view()), tensor<float, cuda>(s3),
-                         biwkv_params{pb.B, pb.T, pb.C, biwkv_mode::exact}};
+        on_device(executor<cuda>& ex, const problem& pb)
+            : in(ex, pb), y(shape{pb.B, pb.T, pb.C}), p{pb.B, pb.T, pb.C, biwkv_mode::exact} {}
     };
     auto launch = [&](on_device& d) {
-        cuda_detail::biwkv_fused_launch<cuda_detail::biwkv_fused_default>(ex, d.p, d.w.data(), d.u.data(), d.k.data(),
-                                                                          d.v.data(), d.y.data());
+        cuda_detail::biwkv_fused_launch<cuda_detail::biwkv_fused_default>(ex, d.p, d.in.w.data(), d.in.u.data(),
+                                                                          d.in.k.data(), d.in.v.data(), d.y.data());
     };
-    auto result = [&](on_device& d) {
-        auto out = to_host<float>(ex, d.y.view());
-        return std::vector<double>(out.data(), out.data() + out.numel());
-    };
-    on_device a = upload(small), b = upload(big);
+    on_device a(ex, small), b(ex, big);
     launch(a);  // grows the state outside the capture
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
@@ -504,12 +503,12 @@ TEST_CASE("CUDA executor state grows into new buffers and keeps the old ones for
     cudaPointerAttributes attributes{};
     cuda_check(cudaPointerGetAttributes(&attributes, old_scratch), "cudaPointerGetAttributes");
     CHECK(attributes.type == cudaMemoryTypeDevice);
-    CHECK(max_diff(result(b), host_exact(big)) < 5e-5);
+    CHECK(max_diff(host_values(ex, b.y), host_exact(big)) < 5e-5);
 
     cuda_check(cudaMemsetAsync(a.y.data(), 0xFF, static_cast<std::size_t>(a.y.numel()) * sizeof(float), ex.stream()),
                "cudaMemsetAsync");
     for (int i = 0; i < 2; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
-    CHECK(max_diff(result(a), host_exact(small)) < 5e-5);
+    CHECK(max_diff(host_values(ex, a.y), host_exact(small)) < 5e-5);
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
 }
