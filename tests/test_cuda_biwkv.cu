@@ -460,6 +460,53 @@ TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launch
     }
 }
 
+// One block that spins for about `cycles` clock cycles, then copies n floats:
+// a kernel still running when the next one is launched.
+__global__ void delayed_copy_kernel(const float* src, float* dst, index_t n, long long cycles) {
+    const long long start = clock64();
+    while (clock64() - start < cycles) {
+    }
+    for (index_t i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
+}
+
+TEST_CASE("CUDA Bi-WKV launched as a dependent launch waits for the kernels before it") {
+    if (!have_device()) return;
+    executor<cuda>& ex = gpu();
+    int major = 0;
+    cuda_check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ex.device()), "compute capability");
+    if (major >= 9) {
+        // on this device the fused kernel is launched early: what follows tests its wait
+        cuda_detail::dependent_launch_cache cache;
+        const auto kernel = cuda_detail::biwkv_fused_kernel<16, 448, 2, true, float>;
+        CHECK(cuda_detail::dependent_launch_usable(kernel, ex.device(), cache));
+    } else {
+        MESSAGE("compute capability below 9.0: launches are plain, the ordering below holds trivially");
+    }
+    std::mt19937 rng(77);
+    for (const index_t T : {index_t{196}, index_t{9000}}) {  // the one-tile and the several-tile kernel
+        CAPTURE(T);
+        const problem pb = rounded_problem<float>(random_problem(rng, 2, T, 64, 20, 8, 3));
+        device_inputs<float> in(ex, pb);
+        // k reaches the buffer Bi-WKV reads only after a few milliseconds, from a
+        // kernel launched just before it; before that the buffer holds NaN
+        tensor<float, cuda> k_late(in.k.dims());
+        cuda_check(cudaMemsetAsync(k_late.data(), 0xFF, static_cast<std::size_t>(k_late.numel()) * sizeof(float),
+                                   ex.stream()),
+                   "cudaMemsetAsync");
+        tensor<float, cuda> y(in.k.dims()), y2(in.k.dims());
+        delayed_copy_kernel<<<1, 256, 0, ex.stream()>>>(in.k.data(), k_late.data(), in.k.numel(), 10'000'000);
+        cuda_check_launch("delayed_copy_kernel");
+        biwkv<float, cuda>(ex, in.w.view(), in.u.view(), k_late.view(), in.v.view(), y.view(), biwkv_mode::exact);
+        // a dependent launch right after another: the second takes the first's y as its k
+        biwkv<float, cuda>(ex, in.w.view(), in.u.view(), y.view(), in.v.view(), y2.view(), biwkv_mode::exact);
+        const std::vector<double> first = host_values(ex, y);
+        CHECK(max_diff(first, host_exact(pb)) < 5e-5);
+        problem second = pb;
+        second.k = first;
+        CHECK(max_diff(host_values(ex, y2), host_exact(second)) < 5e-5);
+    }
+}
+
 TEST_CASE("CUDA executor state grows into new buffers and keeps the old ones for graphs captured before") {
     if (!have_device()) return;
     executor<cuda> ex;

@@ -52,6 +52,7 @@
 #include <type_traits>
 
 #include "vrwkv/core/half.hpp"
+#include "vrwkv/cuda/dependent_launch.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 #include "vrwkv/ops/biwkv.hpp"
@@ -454,6 +455,7 @@ __device__ __forceinline__ void biwkv_store_tile_states(const biwkv_args<T, Acc>
 // not held across the anchored path's calls.
 template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_tile_state_kernel(const biwkv_args<T, Acc> a) {
+    wait_for_previous_grid();
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
     auto* sums = reinterpret_cast<biwkv_state<Acc>*>(biwkv_smem_raw);
     const biwkv_place p = biwkv_locate(a, blockIdx.x, L);
@@ -478,6 +480,7 @@ inline constexpr int biwkv_combine_batch = 8;  // tile sums loaded ahead of the 
 // Row y of the block walks a range of tiles; ranges are joined in shared memory.
 template <bool Compat, class T, class Acc>
 __global__ void __launch_bounds__(biwkv_warp* biwkv_combine_rows_for<Compat, Acc>) biwkv_combine_kernel(const biwkv_args<T, Acc> a, int tile_tokens) {
+    wait_for_previous_grid();
     constexpr int kinds = biwkv_kinds<Compat>, rows = biwkv_combine_rows_for<Compat, Acc>;
     constexpr int batch = biwkv_combine_batch;
     __shared__ biwkv_state<Acc> sums_s[kinds][rows][biwkv_warp];
@@ -757,6 +760,7 @@ __device__ __forceinline__ void biwkv_block_carries(const biwkv_args<T, Acc>& a,
 // the fast path is chosen per block.
 template <int L, bool Compat, int MaxThreads, int MinBlocks, class T, class Acc>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_output_kernel(const biwkv_args<T, Acc> a) {
+    wait_for_previous_grid();
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
     constexpr int kinds = biwkv_kinds<Compat>;
     const int S = blockDim.y, y = threadIdx.y;
@@ -915,20 +919,19 @@ void biwkv_launch_impl(executor<cuda>& ex, const biwkv_params& p, const Acc* w, 
         const index_t items = index_t{wa.batch} * wa.tiles * wa.groups;
         if (wa.tiles > 1) {
             static std::atomic<std::uint64_t> state_smem_done{0};
-            auto* tile_state = biwkv_tile_state_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+            constexpr auto tile_state = biwkv_tile_state_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
             biwkv_allow_smem(tile_state, ex.device(), state_smem(max_s), state_smem_done);
-            tile_state<<<static_cast<unsigned>(items), block, state_smem(wa.subchunks), stream>>>(wa);
-            cuda_check_launch("biwkv_tile_state_kernel");
-            biwkv_combine_kernel<Compat, T, Acc>
-                <<<static_cast<unsigned>(index_t{wa.batch} * wa.groups), dim3(biwkv_warp, biwkv_combine_rows_for<Compat, Acc>),
-                   0, stream>>>(wa, L * wa.subchunks);
-            cuda_check_launch("biwkv_combine_kernel");
+            launch_dependent<tile_state>(ex, static_cast<unsigned>(items), block, state_smem(wa.subchunks),
+                                         "biwkv_tile_state_kernel", wa);
+            launch_dependent<biwkv_combine_kernel<Compat, T, Acc>>(
+                ex, static_cast<unsigned>(index_t{wa.batch} * wa.groups),
+                dim3(biwkv_warp, biwkv_combine_rows_for<Compat, Acc>), 0, "biwkv_combine_kernel", wa, L * wa.subchunks);
         }
         static std::atomic<std::uint64_t> output_smem_done{0};
-        auto* output = biwkv_output_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
+        constexpr auto output = biwkv_output_kernel<L, Compat, MaxThreads, MinBlocks, T, Acc>;
         biwkv_allow_smem(output, ex.device(), biwkv_output_smem<Acc, L>(kinds, max_s), output_smem_done);
-        output<<<static_cast<unsigned>(items), block, biwkv_output_smem<Acc, L>(kinds, wa.subchunks), stream>>>(wa);
-        cuda_check_launch("biwkv_output_kernel");
+        launch_dependent<output>(ex, static_cast<unsigned>(items), block, biwkv_output_smem<Acc, L>(kinds, wa.subchunks),
+                                 "biwkv_output_kernel", wa);
     };
 
     // Waves (a tuning knob, off by default): when k and v exceed wave_bytes,
