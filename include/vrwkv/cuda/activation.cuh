@@ -32,6 +32,7 @@ __device__ __forceinline__ Acc activation_value(activation kind, Acc x) {
 // b == nullptr: y = f(a); else y = f(a) * b. Counts are in packets of N.
 template <class T, int N>
 __global__ void activation_kernel(activation kind, index_t packets, const T* a, const T* b, T* y) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < packets;
          i += static_cast<index_t>(gridDim.x) * blockDim.x) {
@@ -54,11 +55,12 @@ void launch_activation(executor<cuda>& ex, const activation_params& p, const T* 
     constexpr int N = packet_size<T>;
     if (p.count % N == 0 && all_aligned16(a, b, y)) {
         const index_t packets = p.count / N;
-        activation_kernel<T, N><<<grid_for(ex, packets), default_threads, 0, ex.stream()>>>(p.kind, packets, a, b, y);
+        launch_dependent<activation_kernel<T, N>>(ex, grid_for(ex, packets), default_threads, 0, "activation_kernel",
+                                                   p.kind, packets, a, b, y);
     } else {
-        activation_kernel<T, 1><<<grid_for(ex, p.count), default_threads, 0, ex.stream()>>>(p.kind, p.count, a, b, y);
+        launch_dependent<activation_kernel<T, 1>>(ex, grid_for(ex, p.count), default_threads, 0, "activation_kernel",
+                                                   p.kind, p.count, a, b, y);
     }
-    cuda_check_launch("activation_kernel");
 }
 
 }  // namespace cuda_kernels

@@ -26,6 +26,7 @@
 #include <type_traits>
 
 #include "vrwkv/core/half.hpp"
+#include "vrwkv/cuda/dependent_launch.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 #include "vrwkv/ops/attention.hpp"
@@ -67,6 +68,7 @@ __device__ inline void merge_softmax_stats(Acc& m, Acc& l, Acc m2, Acc l2) {
 // `scores` (same type): each element is read before the same thread writes it.
 template <class Acc, class P>
 __global__ void __launch_bounds__(softmax_threads) softmax_rows_kernel(const Acc* scores, P* probs, index_t cols) {
+    wait_for_previous_grid();
     const Acc* row = scores + static_cast<index_t>(blockIdx.x) * cols;
     P* out = probs + static_cast<index_t>(blockIdx.x) * cols;
     Acc m = -INFINITY, l = 0;
@@ -204,9 +206,8 @@ void attention_materialized(executor<cuda>& ex, const attention_params& p, const
                 // A chunk's rows are contiguous: either nq == n (whole batches) or nb == 1.
                 const index_t chunk_rows = static_cast<index_t>(nb) * nq;
                 require(chunk_rows <= INT_MAX, "attention: too many score rows in one chunk");
-                softmax_rows_kernel<Acc, T><<<static_cast<unsigned>(chunk_rows), softmax_threads, 0, ex.stream()>>>(
-                    scores, probs, n);
-                cuda_check_launch("attention softmax kernel");
+                launch_dependent<softmax_rows_kernel<Acc, T>>(ex, static_cast<unsigned>(chunk_rows), softmax_threads, 0,
+                                                               "attention softmax kernel", scores, probs, n);
                 // O^T (64 x nq, ld C) = V^T (64 x n view) * P^T (n x nq, ld n).
                 cublas_check(cublasGemmStridedBatchedEx(
                                  ex.cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(D), nq, static_cast<int>(n),
@@ -321,6 +322,7 @@ __device__ inline void ldmatrix_x4_trans(std::uint32_t (&r)[4], const std::uint1
 // columns 2t, 2t+1. Each warp owns 2 row tiles (mi) of 16 queries.
 template <class T>
 __global__ void __launch_bounds__(flash_threads, 2) flash_attention_kernel(const flash_params p) {
+    wait_for_previous_grid();
     using ops = flash_mma<T>;
     constexpr int D = static_cast<int>(attention_head_dim), KT = flash_block_keys;
     constexpr int DT = D / 8;    // 8-wide column tiles of the head (output) / of a key tile (scores)
@@ -510,8 +512,8 @@ void attention_fused(executor<cuda>& ex, const attention_params& p, const T* q, 
     fp.heads = static_cast<int>(p.heads);
     fp.query_tiles = static_cast<int>(query_tiles);
     fp.scale_log2 = p.scale * 1.4426950408889634f;
-    flash_attention_kernel<T><<<static_cast<unsigned>(blocks), flash_threads, 0, ex.stream()>>>(fp);
-    cuda_check_launch("flash attention kernel");
+    launch_dependent<flash_attention_kernel<T>>(ex, static_cast<unsigned>(blocks), flash_threads, 0,
+                                                 "flash attention kernel", fp);
 }
 
 }  // namespace cuda_detail

@@ -19,10 +19,15 @@
 #include "vrwkv/core/dtype.hpp"
 #include "vrwkv/core/half.hpp"
 #include "vrwkv/core/shape.hpp"
+#include "vrwkv/cuda/dependent_launch.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 
 namespace vrwkv::cuda_kernels {
+
+// Every kernel here is launched with launch_dependent and waits first.
+using cuda_detail::launch_dependent;
+using cuda_detail::wait_for_previous_grid;
 
 // ------------------------------------------------------------ element access
 

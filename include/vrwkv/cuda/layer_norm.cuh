@@ -16,6 +16,7 @@ inline constexpr int layer_norm_warps = 8;  // rows per block of the warp kernel
 template <class T, int N, int P>
 __global__ void __launch_bounds__(32 * layer_norm_warps)
     layer_norm_warp_kernel(layer_norm_params p, const T* x, const T* weight, const T* bias, T* y) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     const int lane = threadIdx.x % 32;
     const index_t packets = p.features / N;
@@ -65,6 +66,7 @@ __global__ void __launch_bounds__(32 * layer_norm_warps)
 // Any row length: one block per row, three passes over global memory.
 template <class T>
 __global__ void layer_norm_block_kernel(layer_norm_params p, const T* x, const T* weight, const T* bias, T* y) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     __shared__ Acc scratch[32];
     const index_t n = p.features;
@@ -92,14 +94,13 @@ bool layer_norm_by_warps(executor<cuda>& ex, const layer_norm_params& p, const T
     const unsigned blocks = grid_for(ex, p.rows * 32, 32 * layer_norm_warps);
     const dim3 threads(32 * layer_norm_warps);
     if (per_lane <= 1)
-        layer_norm_warp_kernel<T, N, 1><<<blocks, threads, 0, ex.stream()>>>(p, x, w, b, y);
+        launch_dependent<layer_norm_warp_kernel<T, N, 1>>(ex, blocks, threads, 0, "layer_norm_warp_kernel", p, x, w, b, y);
     else if (per_lane <= 2)
-        layer_norm_warp_kernel<T, N, 2><<<blocks, threads, 0, ex.stream()>>>(p, x, w, b, y);
+        launch_dependent<layer_norm_warp_kernel<T, N, 2>>(ex, blocks, threads, 0, "layer_norm_warp_kernel", p, x, w, b, y);
     else if (per_lane <= 4 && N > 1)
-        layer_norm_warp_kernel<T, N, 4><<<blocks, threads, 0, ex.stream()>>>(p, x, w, b, y);
+        launch_dependent<layer_norm_warp_kernel<T, N, 4>>(ex, blocks, threads, 0, "layer_norm_warp_kernel", p, x, w, b, y);
     else
         return false;
-    cuda_check_launch("layer_norm_warp_kernel");
     return true;
 }
 
@@ -116,9 +117,8 @@ struct layer_norm_impl<cuda> {
         } else if (layer_norm_by_warps<T, 1>(ex, p, x, weight, bias, y)) {
             return;
         }
-        layer_norm_block_kernel<T><<<grid_for(ex, p.rows, 1), default_threads, 0, ex.stream()>>>(p, x, weight, bias,
-                                                                                                  y);
-        cuda_check_launch("layer_norm_block_kernel");
+        launch_dependent<layer_norm_block_kernel<T>>(ex, grid_for(ex, p.rows, 1), default_threads, 0,
+                                                      "layer_norm_block_kernel", p, x, weight, bias, y);
     }
 };
 

@@ -44,6 +44,7 @@ private:
 // y[r, c] = bias[c] (raw bits: only moves elements).
 template <class R, class I>
 __global__ void broadcast_rows_kernel(I total, I cols, const R* bias, R* y) {
+    wait_for_previous_grid();
     for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += static_cast<I>(gridDim.x) * blockDim.x)
         y[i] = bias[i % cols];
 }
@@ -94,11 +95,10 @@ struct linear_impl<cuda> {
             const index_t total = p.rows * p.out_features;
             with_index_type(total, [&](auto index) {
                 using I = decltype(index);
-                broadcast_rows_kernel<R, I><<<grid_for(ex, total), default_threads, 0, ex.stream()>>>(
-                    static_cast<I>(total), static_cast<I>(p.out_features), reinterpret_cast<const R*>(bias),
-                    reinterpret_cast<R*>(y));
+                launch_dependent<broadcast_rows_kernel<R, I>>(
+                    ex, grid_for(ex, total), default_threads, 0, "broadcast_rows_kernel", static_cast<I>(total),
+                    static_cast<I>(p.out_features), reinterpret_cast<const R*>(bias), reinterpret_cast<R*>(y));
             });
-            cuda_check_launch("broadcast_rows_kernel");
         }
         gemm_rows<T>(ex, p.rows, p.in_features, p.out_features, x, p.in_features, weight, p.weight_in_out,
                      p.weight_in_out ? p.out_features : p.in_features, y, p.out_features, bias != nullptr);

@@ -11,6 +11,7 @@ namespace cuda_kernels {
 
 template <class T, int N, class I>
 __global__ void im2col_kernel(im2col_params p, I total, const T* image, T* patches) {
+    wait_for_previous_grid();
     const I P = static_cast<I>(p.patch), area = P * P;
     const I packets_per_row = static_cast<I>(p.channels) * area / N;
     const I gw = static_cast<I>(p.grid.width), tokens = static_cast<I>(p.grid.height) * gw;
@@ -39,10 +40,9 @@ void launch_im2col(executor<cuda>& ex, const im2col_params& p, const T* image, T
     if (total == 0) return;
     with_index_type(total, [&](auto index) {
         using I = decltype(index);
-        im2col_kernel<T, N, I><<<grid_for(ex, total), default_threads, 0, ex.stream()>>>(p, static_cast<I>(total),
-                                                                                         image, patches);
+        launch_dependent<im2col_kernel<T, N, I>>(ex, grid_for(ex, total), default_threads, 0, "im2col_kernel", p,
+                                                  static_cast<I>(total), image, patches);
     });
-    cuda_check_launch("im2col_kernel");
 }
 
 }  // namespace cuda_kernels

@@ -17,6 +17,7 @@ inline constexpr int pool_tile = 32;
 template <class T>
 __global__ void __launch_bounds__(pool_tile * pool_tile)
     mean_tokens_kernel(token_layout_params p, const T* x, T* out) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     __shared__ Acc partial[pool_tile][pool_tile + 1];
     const index_t c = static_cast<index_t>(blockIdx.x) * pool_tile + threadIdx.x;
@@ -42,6 +43,7 @@ __global__ void __launch_bounds__(pool_tile * pool_tile)
 // R: raw bits of the element type (the transpose only moves elements).
 template <class R>
 __global__ void to_channels_first_kernel(token_layout_params p, const R* x, R* out) {
+    wait_for_previous_grid();
     __shared__ R tile[pool_tile][pool_tile + 1];
     const index_t b = blockIdx.z;
     const index_t t0 = static_cast<index_t>(blockIdx.x) * pool_tile, c0 = static_cast<index_t>(blockIdx.y) * pool_tile;
@@ -69,8 +71,7 @@ struct pooling_impl<cuda> {
         require(p.tokens >= 1, "mean_tokens: no tokens to average");
         require(p.batch <= 65535, "mean_tokens: batch above 65535 is not supported on the GPU");
         const dim3 grid(static_cast<unsigned>((p.channels + pool_tile - 1) / pool_tile), static_cast<unsigned>(p.batch));
-        mean_tokens_kernel<T><<<grid, dim3(pool_tile, pool_tile), 0, ex.stream()>>>(p, x, out);
-        cuda_check_launch("mean_tokens_kernel");
+        launch_dependent<mean_tokens_kernel<T>>(ex, grid, dim3(pool_tile, pool_tile), 0, "mean_tokens_kernel", p, x, out);
     }
 
     template <class T>
@@ -83,9 +84,8 @@ struct pooling_impl<cuda> {
         const dim3 grid(static_cast<unsigned>((p.tokens + pool_tile - 1) / pool_tile),
                         static_cast<unsigned>(channel_tiles), static_cast<unsigned>(p.batch));
         using R = raw_bits_t<T>;
-        to_channels_first_kernel<R><<<grid, dim3(pool_tile, 8), 0, ex.stream()>>>(
-            p, reinterpret_cast<const R*>(x), reinterpret_cast<R*>(out));
-        cuda_check_launch("to_channels_first_kernel");
+        launch_dependent<to_channels_first_kernel<R>>(ex, grid, dim3(pool_tile, 8), 0, "to_channels_first_kernel", p,
+                                                       reinterpret_cast<const R*>(x), reinterpret_cast<R*>(out));
     }
 };
 

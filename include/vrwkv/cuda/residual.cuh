@@ -10,6 +10,7 @@ namespace cuda_kernels {
 
 template <class T, int N, class I>
 __global__ void residual_kernel(residual_params p, I total, T* x, const T* y, const T* scale) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     const I packets_per_row = static_cast<I>(p.channels / N);
     for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
@@ -40,10 +41,9 @@ void launch_residual(executor<cuda>& ex, const residual_params& p, T* x, const T
     if (total == 0) return;
     with_index_type(total, [&](auto index) {
         using I = decltype(index);
-        residual_kernel<T, N, I><<<grid_for(ex, total), default_threads, 0, ex.stream()>>>(p, static_cast<I>(total), x,
-                                                                                           y, scale);
+        launch_dependent<residual_kernel<T, N, I>>(ex, grid_for(ex, total), default_threads, 0, "residual_kernel", p,
+                                                    static_cast<I>(total), x, y, scale);
     });
-    cuda_check_launch("residual_kernel");
 }
 
 }  // namespace cuda_kernels

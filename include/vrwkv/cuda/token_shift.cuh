@@ -19,6 +19,7 @@ struct shift_pointers {
 // I: index type of the packet loop (32-bit when the packet count allows).
 template <class T, int N, class I>
 __global__ void token_shift_kernel(token_shift_params p, const T* x, shift_pointers<T> ptr, I total) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     const I packets_per_token = static_cast<I>(p.channels / N);
     const I width = static_cast<I>(p.width), height = static_cast<I>(p.height), s = static_cast<I>(p.shift);
@@ -78,10 +79,9 @@ void launch_token_shift(executor<cuda>& ex, const token_shift_params& p, const T
     if (total == 0) return;
     with_index_type(total, [&](auto index) {
         using I = decltype(index);
-        token_shift_kernel<T, N, I><<<grid_for(ex, total), default_threads, 0, ex.stream()>>>(p, x, ptr,
-                                                                                              static_cast<I>(total));
+        launch_dependent<token_shift_kernel<T, N, I>>(ex, grid_for(ex, total), default_threads, 0, "token_shift_kernel",
+                                                       p, x, ptr, static_cast<I>(total));
     });
-    cuda_check_launch("token_shift_kernel");
 }
 
 }  // namespace cuda_kernels

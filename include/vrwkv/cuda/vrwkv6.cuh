@@ -23,6 +23,7 @@ namespace cuda_kernels {
 template <class T, int N, class I>
 __global__ void vrwkv6_lerp_kernel(I total, I packets_per_row, const T* x, const T* xx, const T* base, const T* dyn,
                                    T* out) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
          i += static_cast<I>(gridDim.x) * blockDim.x) {
@@ -50,6 +51,7 @@ __device__ __forceinline__ double exp_acc(double x) { return exp(x); }
 // out = exp(-exp(time_decay[c] + part)), in the accumulator type.
 template <class T, class Acc, int N, class I>
 __global__ void vrwkv6_decay_kernel(I total, I packets_per_row, const T* part, const T* time_decay, Acc* out) {
+    wait_for_previous_grid();
     for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
          i += static_cast<I>(gridDim.x) * blockDim.x) {
         const I c = (i % packets_per_row) * N;
@@ -86,6 +88,7 @@ __device__ __forceinline__ void wkv6_stage(const vrwkv6_params& p, index_t base,
 template <class T, class Acc, class P>
 __global__ void __launch_bounds__(wkv6_max_head)
     wkv6_kernel(vrwkv6_params p, const T* r, const T* k, const T* v, const Acc* decay, const T* u, T* y, P* partial) {
+    wait_for_previous_grid();
     __shared__ Acc sr[wkv6_chunk][wkv6_max_head], sk[wkv6_chunk][wkv6_max_head], sd[wkv6_chunk][wkv6_max_head];
     __shared__ Acc su[wkv6_max_head];
     const int N = static_cast<int>(p.head_size);
@@ -143,6 +146,7 @@ __global__ void __launch_bounds__(wkv6_max_head)
 // A warp per (token, group); two passes over the group's values (L1-cached).
 template <class T>
 __global__ void group_norm_kernel(vrwkv6_params p, const T* x, const T* weight, const T* bias, T* y) {
+    wait_for_previous_grid();
     using Acc = accumulator_t<T>;
     const int lane = threadIdx.x % 32;
     const index_t groups = p.batch * p.tokens * p.heads, n = p.head_size;
@@ -228,15 +232,14 @@ struct vrwkv6_impl<cuda> {
         if (blocks == 0 || p.tokens == 0) return;
         require(blocks <= INT_MAX, "biwkv6: batch * heads above INT_MAX");
         if constexpr (std::is_same_v<T, Acc>) {
-            wkv6_kernel<T, Acc, T><<<static_cast<unsigned>(blocks), wkv6_max_head, 0, ex.stream()>>>(p, r, k, v, decay,
-                                                                                                    u, y, y);
-            cuda_check_launch("wkv6_kernel");
+            launch_dependent<wkv6_kernel<T, Acc, T>>(ex, static_cast<unsigned>(blocks), wkv6_max_head, 0, "wkv6_kernel",
+                                                      p, r, k, v, decay, u, y, y);
         } else {
             const pool_scratch scratch(static_cast<std::size_t>(p.batch * p.tokens * p.channels) * sizeof(Acc),
                                        ex.stream());
-            wkv6_kernel<T, Acc, Acc><<<static_cast<unsigned>(blocks), wkv6_max_head, 0, ex.stream()>>>(
-                p, r, k, v, decay, u, y, static_cast<Acc*>(scratch.data()));
-            cuda_check_launch("wkv6_kernel");
+            launch_dependent<wkv6_kernel<T, Acc, Acc>>(ex, static_cast<unsigned>(blocks), wkv6_max_head, 0,
+                                                        "wkv6_kernel", p, r, k, v, decay, u, y,
+                                                        static_cast<Acc*>(scratch.data()));
         }
     }
 
@@ -246,9 +249,8 @@ struct vrwkv6_impl<cuda> {
         using namespace cuda_kernels;
         const index_t groups = p.batch * p.tokens * p.heads;
         if (groups == 0) return;
-        cuda_kernels::group_norm_kernel<T><<<grid_for(ex, groups * 32), default_threads, 0, ex.stream()>>>(
-            p, x, weight, bias, y);
-        cuda_check_launch("group_norm_kernel");
+        launch_dependent<cuda_kernels::group_norm_kernel<T>>(ex, grid_for(ex, groups * 32), default_threads, 0,
+                                                              "group_norm_kernel", p, x, weight, bias, y);
     }
 
 private:
@@ -260,10 +262,10 @@ private:
         if (total == 0) return;
         with_index_type(total, [&](auto index) {
             using I = decltype(index);
-            vrwkv6_lerp_kernel<T, N, I><<<grid_for(ex, total), default_threads, 0, ex.stream()>>>(
-                static_cast<I>(total), static_cast<I>(p.channels / N), x, xx, base, dyn, out);
+            launch_dependent<vrwkv6_lerp_kernel<T, N, I>>(ex, grid_for(ex, total), default_threads, 0,
+                                                           "vrwkv6_lerp_kernel", static_cast<I>(total),
+                                                           static_cast<I>(p.channels / N), x, xx, base, dyn, out);
         });
-        cuda_check_launch("vrwkv6_lerp_kernel");
     }
 
     template <class T, class Acc, int N>
@@ -274,10 +276,10 @@ private:
         if (total == 0) return;
         with_index_type(total, [&](auto index) {
             using I = decltype(index);
-            vrwkv6_decay_kernel<T, Acc, N, I><<<grid_for(ex, total), default_threads, 0, ex.stream()>>>(
-                static_cast<I>(total), static_cast<I>(p.channels / N), part, time_decay, out);
+            launch_dependent<vrwkv6_decay_kernel<T, Acc, N, I>>(ex, grid_for(ex, total), default_threads, 0,
+                                                                 "vrwkv6_decay_kernel", static_cast<I>(total),
+                                                                 static_cast<I>(p.channels / N), part, time_decay, out);
         });
-        cuda_check_launch("vrwkv6_decay_kernel");
     }
 };
 
