@@ -313,6 +313,28 @@ TEST_CASE("CUDA Bi-WKV equals the host scan on random shapes, extreme k and w, l
     }
 }
 
+TEST_CASE("CUDA Bi-WKV with L2 eviction hints: k, v and y beyond the L2 cache, some sequences kept in it") {
+    if (!have_device()) return;
+    int l2 = 0;
+    cuda_check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, gpu().device()), "L2 size");
+    std::mt19937 rng(4242);
+    // two sequences of 32 channels (the second partial); the first's k and v
+    // fit in 70% of an H100's L2, both with y do not
+    auto run = [&](auto type_tag, index_t T, double tolerance) {
+        using S = decltype(type_tag);
+        CAPTURE(T);
+        const index_t C = 40;
+        const std::size_t footprint = 3 * static_cast<std::size_t>(T) * 64 * sizeof(S);
+        if (footprint <= static_cast<std::size_t>(l2))
+            MESSAGE("this device's L2 (" << l2 << " bytes) holds the whole problem: the hints are not used");
+        const problem pb = rounded_problem<S>(random_problem(rng, 1, T, C, 20, 8, 3));
+        CHECK(max_diff(run_gpu<S>(pb, biwkv_mode::exact), host_exact(pb)) < tolerance);
+    };
+    run(float{}, 131072, 5e-5);
+    run(bfloat16{}, 262144, 1e-2);
+    run(vrwkv::half{}, 262144, 2e-3);
+}
+
 TEST_CASE("CUDA Bi-WKV compat equals the published recurrence on random shapes") {
     if (!have_device()) return;
     std::mt19937 rng(77);
