@@ -39,6 +39,7 @@
 
 #include "vrwkv/cuda/biwkv_tiled.cuh"
 #include "vrwkv/cuda/dependent_launch.cuh"
+#include "vrwkv/cuda/device_attributes.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 #include "vrwkv/ops/biwkv.hpp"
@@ -196,12 +197,30 @@ __device__ __forceinline__ biwkv_fused_item biwkv_fused_decode(unsigned ticket, 
     return it;
 }
 
-// Fast path sums (see biwkv_fast_sums): leaves e_j = 2^{k2_j - m} in k2 and
-// e_j v_j in ev.
+// A thread's column of per-token partial sums for the output functions
+// below: in shared memory (32 channels apart), or in registers.
+struct biwkv_smem_column {
+    float* p;
+    __device__ __forceinline__ float& operator[](int j) const { return p[j * biwkv_warp]; }
+};
 template <int L>
-__device__ __forceinline__ void biwkv_fused_fast_sums(float (&k2)[L], float (&ev)[L], int count, float d, int s0,
-                                                      float& m, biwkv_state<float>& fwd, biwkv_state<float>& bwd) {
-    m = biwkv_empty_exponent<float>();
+struct biwkv_register_column {
+    float v[L];
+    __device__ __forceinline__ float& operator[](int j) { return v[j]; }
+};
+
+// Whether a sub-chunk of `count` tokens takes the fast path (one exponent
+// for all its terms) rather than the anchored one.
+__device__ __forceinline__ bool biwkv_subchunk_fast(float w2, float u2, int count) {
+    return fabsf(w2) * static_cast<float>(count) <= static_cast<float>(biwkv_fast_span) &&
+           fabsf(u2) <= static_cast<float>(biwkv_fast_u);
+}
+
+// The fast path's terms: m = the largest k2, then e_j = 2^{k2_j - m} in k2
+// and e_j v_j in ev (0 past count).
+template <int L>
+__device__ __forceinline__ float biwkv_fused_fast_terms(float (&k2)[L], float (&ev)[L], int count) {
+    float m = biwkv_empty_exponent<float>();
 #pragma unroll
     for (int j = 0; j < L; ++j)
         if (j < count) m = fmaxf(m, k2[j]);
@@ -211,6 +230,15 @@ __device__ __forceinline__ void biwkv_fused_fast_sums(float (&k2)[L], float (&ev
         k2[j] = e;
         ev[j] *= e;
     }
+    return m;
+}
+
+// Fast path sums (see biwkv_fast_sums): leaves e_j = 2^{k2_j - m} in k2 and
+// e_j v_j in ev.
+template <int L>
+__device__ __forceinline__ void biwkv_fused_fast_sums(float (&k2)[L], float (&ev)[L], int count, float d, int s0,
+                                                      float& m, biwkv_state<float>& fwd, biwkv_state<float>& bwd) {
+    m = biwkv_fused_fast_terms<L>(k2, ev, count);
     float fn = 0, fd = 0, gn = 0, gd = 0;
 #pragma unroll
     for (int j = 0; j < L; ++j)
@@ -239,10 +267,10 @@ __device__ __forceinline__ void biwkv_fused_anchored_sums(const float (&k2)[L], 
 }
 
 // Fast path output (see biwkv_fast_output); e in k2, e v in ev.
-template <int L, class T>
+template <int L, class T, class Column>
 __device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&ev)[L], int count, float m, float w2,
                                                         float u2, float d, int s0, const biwkv_state<float>& fin,
-                                                        const biwkv_state<float>& gin, float* gn_s, float* gd_s,
+                                                        const biwkv_state<float>& gin, Column& gn_s, Column& gd_s,
                                                         T* yp, long long C) {
     const float ef = biwkv_exponent_at(fin, s0, w2);
     const float eg = biwkv_exponent_at(gin, s0 + count - 1, -w2);
@@ -254,7 +282,7 @@ __device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&e
 #pragma unroll
         for (int j = L - 1; j >= 0; --j)
             if (j < count) {
-                gn_s[j * biwkv_warp] = gn, gd_s[j * biwkv_warp] = gd;
+                gn_s[j] = gn, gd_s[j] = gd;
                 e[j] *= scale, ev[j] *= scale;
                 gn = d * gn + ev[j], gd = d * gd + e[j];
             }
@@ -264,17 +292,17 @@ __device__ __forceinline__ void biwkv_fused_fast_output(float (&e)[L], float (&e
 #pragma unroll
     for (int j = 0; j < L; ++j)
         if (j < count) {
-            const float out = __fdividef(fn + gn_s[j * biwkv_warp] + eu * ev[j], fd + gd_s[j * biwkv_warp] + eu * e[j]);
+            const float out = __fdividef(fn + gn_s[j] + eu * ev[j], fd + gd_s[j] + eu * e[j]);
             biwkv_store<float>(yp + j * C, out);
             fn = d * fn + ev[j], fd = d * fd + e[j];
         }
 }
 
 // Anchored path output (see biwkv_anchored_output), from registers.
-template <int L, class T>
+template <int L, class T, class Column>
 __device__ __forceinline__ void biwkv_fused_anchored_output(const float (&k2)[L], const float (&vv)[L], int count,
                                                             float w2, float u2, int s0, const biwkv_state<float>& fin,
-                                                            const biwkv_state<float>& gin, float* gn_s, float* gd_s,
+                                                            const biwkv_state<float>& gin, Column& gn_s, Column& gd_s,
                                                             T* yp, long long C) {
     {
         biwkv_run<float> g = biwkv_to_run(gin, s0, -w2);
@@ -282,8 +310,8 @@ __device__ __forceinline__ void biwkv_fused_anchored_output(const float (&k2)[L]
         for (int j = L - 1; j >= 0; --j)
             if (j < count) {
                 const bool empty = !(g.d > 0);
-                gn_s[j * biwkv_warp] = empty ? 0.0f : g.n / g.d;
-                gd_s[j * biwkv_warp] =
+                gn_s[j] = empty ? 0.0f : g.n / g.d;
+                gd_s[j] =
                     empty ? biwkv_empty_exponent<float>() : g.eb + w2 * static_cast<float>(j) + log2f(g.d);
                 biwkv_absorb(g, k2[j] - w2 * static_cast<float>(j - 1), vv[j]);
             }
@@ -292,10 +320,10 @@ __device__ __forceinline__ void biwkv_fused_anchored_output(const float (&k2)[L]
 #pragma unroll
     for (int j = 0; j < L; ++j)
         if (j < count) {
-            const float fe = f.eb - w2 * static_cast<float>(j), ge = gd_s[j * biwkv_warp], se = u2 + k2[j];
+            const float fe = f.eb - w2 * static_cast<float>(j), ge = gd_s[j], se = u2 + k2[j];
             const float top = fmaxf(fmaxf(fe, ge), se);
             const float xf = exp2f(fe - top), xg = exp2f(ge - top), xs = exp2f(se - top);
-            const float out = (f.n * xf + gn_s[j * biwkv_warp] * xg + vv[j] * xs) / (f.d * xf + xg + xs);
+            const float out = (f.n * xf + gn_s[j] * xg + vv[j] * xs) / (f.d * xf + xg + xs);
             biwkv_store<float>(yp + j * C, out);
             biwkv_absorb(f, k2[j] + w2 * static_cast<float>(j + 1), vv[j]);
         }
@@ -310,8 +338,7 @@ __device__ __forceinline__ void biwkv_fused_general_sums(float (&k2)[L], float (
                                                       float u2, int s0, float& m, biwkv_state<float>* fwd,
                                                       biwkv_state<float>* bwd) {
     biwkv_state<float> f, g;
-    if (fabsf(w2) * static_cast<float>(count) <= static_cast<float>(biwkv_fast_span) &&
-        fabsf(u2) <= static_cast<float>(biwkv_fast_u))
+    if (biwkv_subchunk_fast(w2, u2, count))
         biwkv_fused_fast_sums<L>(k2, ev, count, d, s0, m, f, g);
     else
         biwkv_fused_anchored_sums<L>(k2, ev, count, w2, s0, f, g);
@@ -320,16 +347,15 @@ __device__ __forceinline__ void biwkv_fused_general_sums(float (&k2)[L], float (
 
 // The general path's output: this sub-chunk's carries from the tile's and
 // the other rows' sums, then y.
-template <int L, class T>
+template <int L, class T, class Column>
 __device__ __forceinline__ void biwkv_fused_general_output(float (&k2)[L], float (&ev)[L], int count, float m, float w2,
                                                         float u2, float d, int s0, biwkv_state<float> fin,
                                                         biwkv_state<float> gin, const biwkv_state<float>* sums,
-                                                        float* gn_s, float* gd_s, T* yp, long long C) {
+                                                        Column& gn_s, Column& gd_s, T* yp, long long C) {
     const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y, stride = S * biwkv_warp;
     for (int i = 0; i < y; ++i) fin = biwkv_merge(fin, sums[i * biwkv_warp + x], w2);
     for (int i = S - 1; i > y; --i) gin = biwkv_merge(gin, sums[stride + i * biwkv_warp + x], -w2);
-    if (fabsf(w2) * static_cast<float>(count) <= static_cast<float>(biwkv_fast_span) &&
-        fabsf(u2) <= static_cast<float>(biwkv_fast_u))
+    if (biwkv_subchunk_fast(w2, u2, count))
         biwkv_fused_fast_output<L>(k2, ev, count, m, w2, u2, d, s0, fin, gin, gn_s, gd_s, yp, C);
     else
         biwkv_fused_anchored_output<L>(k2, ev, count, w2, u2, s0, fin, gin, gn_s, gd_s, yp, C);
@@ -432,11 +458,11 @@ __device__ __forceinline__ float biwkv_fused_load(const T* p, unsigned long long
 
 // Fast path output: the tile carries (anchored) and the rows' sums, all
 // rescaled to 2^top, top the largest exponent among them and e^u 2^M.
-template <int L, bool Hints, class T>
+template <int L, bool Hints, class T, class Column>
 __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev)[L], int count, float M, float w2,
                                                        float u2, float d, int s0, const biwkv_state<float>& fin,
                                                        const biwkv_state<float>& gin, const biwkv_row_carries& r,
-                                                       float* gn_s, float* gd_s, T* yp, long long C) {
+                                                       Column& gn_s, Column& gd_s, T* yp, long long C) {
     // the backward sums are seen from the row's last slot (L - 1; padded
     // slots past T add nothing)
     const float ef = biwkv_exponent_at(fin, s0, w2);
@@ -448,7 +474,7 @@ __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev
         float gn = gin.num * cg + r.gn * scale, gd = gin.den * cg + r.gd * scale;
 #pragma unroll
         for (int j = L - 1; j >= 0; --j) {
-            gn_s[j * biwkv_warp] = gn, gd_s[j * biwkv_warp] = gd;
+            gn_s[j] = gn, gd_s[j] = gd;
             e[j] *= scale, ev[j] *= scale;
             gn = d * gn + ev[j], gd = d * gd + e[j];
         }
@@ -459,7 +485,7 @@ __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev
     // (2^0 after scaling; 2^-60 at most below it when it is e^u's) reaches
     // every token of the tile through at most 2^-32 of decay.
     auto out = [&](int j) {
-        return biwkv_divide_normal(fn + gn_s[j * biwkv_warp] + eu * ev[j], fd + gd_s[j * biwkv_warp] + eu * e[j]);
+        return biwkv_divide_normal(fn + gn_s[j] + eu * ev[j], fd + gd_s[j] + eu * e[j]);
     };
     unsigned long long policy = 0;
     if constexpr (Hints) policy = biwkv_l2_policy(false);
@@ -518,8 +544,8 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     auto* sums = reinterpret_cast<biwkv_state<float>*>(smem);   // [2][S][32]
     auto* rows = reinterpret_cast<float4*>(sums);               // fast path: [S][32]
     float* maxes = reinterpret_cast<float*>(sums + 2 * stride);  // [S][32] (without RawK)
-    float* gn_s = maxes + stride + y * L * biwkv_warp + x;  // [S][L][32]
-    float* gd_s = gn_s + L * stride;
+    biwkv_smem_column gn_s{maxes + stride + y * L * biwkv_warp + x};  // [S][L][32]
+    biwkv_smem_column gd_s{gn_s.p + L * stride};
     // per sequence, arrival count and ready flag side by side: a launch with
     // another sequence count then finds its counts at zero and only stale
     // flags, never a flag where it counts
@@ -743,20 +769,6 @@ struct biwkv_fused_config {
     static constexpr int max_rows = MaxThreads / biwkv_warp;
 };
 
-// The device's L2 cache size, asked once per device (0-63).
-inline std::size_t biwkv_l2_bytes(int device) {
-    static std::atomic<long long> sizes[64] = {};
-    const bool cacheable = device >= 0 && device < 64;
-    if (cacheable) {
-        const long long known = sizes[device].load(std::memory_order_relaxed);
-        if (known > 0) return static_cast<std::size_t>(known);
-    }
-    int bytes = 0;
-    cuda_check(cudaDeviceGetAttribute(&bytes, cudaDevAttrL2CacheSize, device), "cudaDeviceGetAttribute (L2 size)");
-    if (cacheable) sizes[device].store(std::max(bytes, 1), std::memory_order_relaxed);
-    return static_cast<std::size_t>(std::max(bytes, 1));
-}
-
 // Runs exact Bi-WKV with the fused kernel. Tuning knobs: `rows`, sub-chunks
 // per tile when T spans several tiles (0: the configuration's most); `lag`,
 // sequences whose sums run ahead of the outputs (0: automatic).
@@ -813,7 +825,7 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     // everything fits (T = 16384) they measured 1-8% slower, and with a
     // shorter lag they defeat LRU's hits ((8, 4096, 768): 197 against 170.5
     // us): not used there.
-    const std::size_t l2 = biwkv_l2_bytes(ex.device());
+    const auto l2 = static_cast<std::size_t>(std::max(device_attribute<cudaDevAttrL2CacheSize>(ex.device()), 1));
     const bool hints = a.tiles > 1 && a.lag == a.sequences && 3 * static_cast<std::size_t>(sequences) * sequence_bytes / 2 > l2;
     if (hints) {
         a.kept = static_cast<int>(std::min<std::size_t>(l2 / 10 * 7 / sequence_bytes, static_cast<std::size_t>(sequences)));

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "vrwkv/cuda/device_attributes.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 
@@ -42,9 +43,7 @@ bool dependent_launch_usable(Kernel kernel, int device, dependent_launch_cache& 
     const std::uint64_t bit = device >= 0 && device < 64 ? std::uint64_t{1} << device : 0;
     if (bit && (cache.asked.load(std::memory_order_acquire) & bit))
         return (cache.usable.load(std::memory_order_relaxed) & bit) != 0;
-    int major = 0;
-    cuda_check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
-               "cudaDeviceGetAttribute (compute capability)");
+    const int major = device_attribute<cudaDevAttrComputeCapabilityMajor>(device);
     cudaFuncAttributes attributes{};
     cuda_check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
     const bool usable = major >= 9 && attributes.ptxVersion >= 90;
@@ -56,23 +55,37 @@ bool dependent_launch_usable(Kernel kernel, int device, dependent_launch_cache& 
 }
 
 // Launches Kernel<<<grid, block, smem, ex.stream()>>>(args...), as a
-// dependent launch where dependent_launch_usable allows it; launch errors
-// throw vrwkv::error naming `name`.
+// dependent launch where dependent_launch_usable allows it, and as a
+// cooperative launch (every block resident at once, or the launch fails)
+// when `cooperative`; launch errors throw vrwkv::error naming `name`.
 template <auto Kernel, class... Args>
-void launch_dependent(const executor<cuda>& ex, dim3 grid, dim3 block, std::size_t smem, const char* name,
-                      Args&&... args) {
+void launch_kernel(const executor<cuda>& ex, dim3 grid, dim3 block, std::size_t smem, const char* name,
+                   bool cooperative, Args&&... args) {
     static dependent_launch_cache cache;
     cudaLaunchConfig_t config{};
     config.gridDim = grid;
     config.blockDim = block;
     config.dynamicSmemBytes = smem;
     config.stream = ex.stream();
-    cudaLaunchAttribute attribute{};
-    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute.val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = &attribute;
-    config.numAttrs = dependent_launch_usable(Kernel, ex.device(), cache) ? 1 : 0;
+    cudaLaunchAttribute attributes[2]{};
+    unsigned count = 0;
+    if (dependent_launch_usable(Kernel, ex.device(), cache)) {
+        attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attributes[count++].val.programmaticStreamSerializationAllowed = 1;
+    }
+    if (cooperative) {
+        attributes[count].id = cudaLaunchAttributeCooperative;
+        attributes[count++].val.cooperative = 1;
+    }
+    config.attrs = attributes;
+    config.numAttrs = count;
     cuda_check(cudaLaunchKernelEx(&config, Kernel, std::forward<Args>(args)...), name);
+}
+
+template <auto Kernel, class... Args>
+void launch_dependent(const executor<cuda>& ex, dim3 grid, dim3 block, std::size_t smem, const char* name,
+                      Args&&... args) {
+    launch_kernel<Kernel>(ex, grid, block, smem, name, false, std::forward<Args>(args)...);
 }
 
 }  // namespace cuda_detail

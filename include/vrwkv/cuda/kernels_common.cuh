@@ -20,6 +20,7 @@
 #include "vrwkv/core/half.hpp"
 #include "vrwkv/core/shape.hpp"
 #include "vrwkv/cuda/dependent_launch.cuh"
+#include "vrwkv/cuda/device_attributes.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 
@@ -151,23 +152,13 @@ bool all_aligned16(const P*... ps) {
 
 inline constexpr int default_threads = 256;
 
+// Multiprocessors of a device (asked once: launches are host-bound at small sizes).
+inline int multiprocessors(int device) {
+    return cuda_detail::device_attribute<cudaDevAttrMultiProcessorCount>(device);
+}
+
 // Blocks for a grid-stride loop over `items`: enough to fill the device a few
 // times over, never more than the work or the grid limit.
-// Multiprocessors of a device, asked once (launches are host-bound at small sizes).
-inline int multiprocessors(int device) {
-    constexpr int cached_devices = 64;
-    static std::atomic<int> counts[cached_devices] = {};
-    const bool cacheable = device >= 0 && device < cached_devices;
-    if (cacheable) {
-        const int known = counts[device].load(std::memory_order_relaxed);
-        if (known > 0) return known;
-    }
-    int sms = 0;
-    cuda_check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-               "cudaDeviceGetAttribute(multiprocessor count)");
-    if (cacheable) counts[device].store(sms, std::memory_order_relaxed);
-    return sms;
-}
 
 inline unsigned grid_for(const executor<cuda>& ex, index_t items, int threads = default_threads) {
     const int sms = multiprocessors(ex.device());
