@@ -482,6 +482,106 @@ TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launch
     }
 }
 
+// The resident kernel's plan on this device for a problem (parts 0: not taken).
+template <class T>
+cuda_detail::biwkv_resident_plan resident_plan(executor<cuda>& ex, const problem& pb) {
+    using cuda_detail::device_attribute;
+    return cuda_detail::biwkv_resident_split<cuda_detail::biwkv_resident_default, T>(
+        biwkv_params{pb.B, pb.T, pb.C, biwkv_mode::exact},
+        device_attribute<cudaDevAttrMultiProcessorCount>(ex.device()),
+        static_cast<std::size_t>(device_attribute<cudaDevAttrMaxSharedMemoryPerBlockOptin>(ex.device())));
+}
+
+// Runs the resident kernel directly `repeats` times (then, with `graph`,
+// three replays of a captured launch); y is poisoned first. Checks that it
+// takes the problem exactly when its plan says so.
+template <class T>
+std::vector<double> run_resident(const problem& pb, int repeats = 1, bool graph = false) {
+    executor<cuda>& ex = gpu();
+    device_inputs<T> in(ex, pb);
+    tensor<T, cuda> y(shape{pb.B, pb.T, pb.C});
+    const biwkv_params p{pb.B, pb.T, pb.C, biwkv_mode::exact};
+    cuda_check(cudaMemsetAsync(y.data(), 0xFF, static_cast<std::size_t>(y.numel()) * sizeof(T), ex.stream()),
+               "cudaMemsetAsync");
+    auto launch = [&] {
+        return cuda_detail::biwkv_resident_launch<cuda_detail::biwkv_resident_default>(
+            ex, p, in.w.data(), in.u.data(), in.k.data(), in.v.data(), y.data());
+    };
+    const bool planned = resident_plan<T>(ex, pb).parts > 0;
+    for (int i = 0; i < repeats; ++i) CHECK(launch() == planned);
+    if (graph && planned) {
+        cudaGraph_t g = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        cuda_check(cudaMemsetAsync(y.data(), 0xFF, static_cast<std::size_t>(y.numel()) * sizeof(T), ex.stream()),
+                   "cudaMemsetAsync");
+        cuda_check(cudaStreamBeginCapture(ex.stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+        launch();
+        cuda_check(cudaStreamEndCapture(ex.stream(), &g), "cudaStreamEndCapture");
+        cuda_check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
+        for (int i = 0; i < 3; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
+        ex.synchronize();
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+    }
+    return host_values(ex, y);
+}
+
+TEST_CASE("CUDA resident Bi-WKV: the problems it takes, its splits, tails, extreme values, repeats and graphs") {
+    using cuda_detail::biwkv_resident_default;
+    using cuda_detail::biwkv_resident_split;
+    // the split, for an H100 (132 multiprocessors, 227 KB of shared memory per block)
+    const std::size_t h100_smem = 232448;
+    auto split = [&](index_t B, index_t T, index_t C, int sms = 132, std::size_t smem = 232448) {
+        return biwkv_resident_split<biwkv_resident_default, float>(biwkv_params{B, T, C, biwkv_mode::exact}, sms,
+                                                                    smem);
+    };
+    const auto p16k = split(1, 16384, 192);
+    CHECK(p16k.parts == 22);  // 6 sequences x 22 parts of 768 tokens (the last one 256)
+    CHECK(p16k.part == 768);
+    CHECK(p16k.segments == 3);
+    CHECK(p16k.smem == 768 * 32 * 8 + 4 * 16 * 32 * 16);
+    CHECK(split(1, 16384, 192, 132, p16k.smem - 1).parts == 0);  // shared memory one byte short
+    CHECK(split(1, 65536, 192).parts == 0);                        // 4 sub-chunks per thread are not enough
+    CHECK(split(1, 16384, 200).parts == 0);                        // C not a multiple of 32
+    CHECK(split(1, 224, 32).parts == 0);                           // one fused tile: the fused kernel
+    CHECK(split(133, 1000, 32).parts == 0);                        // more sequences than blocks
+    CHECK(split(70, 500, 32).parts == 1);                          // one part per sequence
+    CHECK(split(1, 60000, 32).parts == 118);
+    CHECK(biwkv_resident_split<biwkv_resident_default, bfloat16>(biwkv_params{1, 32768, 192, biwkv_mode::exact},
+                                                                 132, h100_smem)
+              .parts == 0);  // 6 sub-chunks per thread
+    if (!have_device()) return;
+
+    std::mt19937 rng(31337);
+    struct dims {
+        index_t B, T, C;
+        double kscale, wT, uscale = 3;
+    };
+    // the last three leave the fast path's range on some channels
+    const dims shapes[] = {{1, 16384, 192, 20, 8}, {2, 3001, 192, 60, 20},     {1, 225, 32, 60, -20},
+                           {70, 500, 32, 30, 8},   {1, 60000, 32, 60, 20},     {3, 4097, 96, 60, -20},
+                           {1, 5000, 64, 30, 300, 60}, {2, 777, 32, 10, -100, 3}, {1, 2000, 32, 60, 2000, 3}};
+    for (const dims& d : shapes) {
+        CAPTURE(d.B);
+        CAPTURE(d.T);
+        CAPTURE(d.C);
+        const problem pf = rounded_problem<float>(random_problem(rng, d.B, d.T, d.C, d.kscale, d.wT, d.uscale));
+        if (resident_plan<float>(gpu(), pf).parts == 0) MESSAGE("this device does not hold the problem at once");
+        const double err = max_diff(run_resident<float>(pf, 2, true), host_exact(pf));
+        MESSAGE("float max error " << err);
+        CHECK(err < 5e-5);
+        const problem pb = rounded_problem<bfloat16>(pf);
+        CHECK(max_diff(run_resident<bfloat16>(pb), host_exact(pb)) < 1e-2);
+        const problem ph = rounded_problem<vrwkv::half>(pf);
+        CHECK(max_diff(run_resident<vrwkv::half>(ph), host_exact(ph)) < 2e-3);
+    }
+    // the fused kernel after the resident one on the same executor words
+    const problem pf = rounded_problem<float>(random_problem(rng, 1, 9000, 192, 20, 8));
+    run_resident<float>(pf);
+    CHECK(max_diff(run_fused<cuda_detail::biwkv_fused_default>(pf, 0), host_exact(pf)) < 5e-5);
+    CHECK(max_diff(run_resident<float>(pf), host_exact(pf)) < 5e-5);
+}
+
 // One block that spins for about `cycles` clock cycles, then copies n floats:
 // a kernel still running when the next one is launched.
 __global__ void delayed_copy_kernel(const float* src, float* dst, index_t n, long long cycles) {
@@ -505,9 +605,14 @@ TEST_CASE("CUDA Bi-WKV launched as a dependent launch waits for the kernels befo
         MESSAGE("compute capability below 9.0: launches are plain, the ordering below holds trivially");
     }
     std::mt19937 rng(77);
-    for (const index_t T : {index_t{196}, index_t{9000}}) {  // the one-tile and the several-tile kernel
+    // the one-tile and the several-tile fused kernel, and (C a multiple of
+    // 32) the resident kernel
+    const index_t sizes[][2] = {{196, 64}, {9000, 40}, {9000, 64}};
+    for (const auto& tc : sizes) {
+        const index_t T = tc[0], C = tc[1];
         CAPTURE(T);
-        const problem pb = rounded_problem<float>(random_problem(rng, 2, T, 64, 20, 8, 3));
+        CAPTURE(C);
+        const problem pb = rounded_problem<float>(random_problem(rng, 2, T, C, 20, 8, 3));
         device_inputs<float> in(ex, pb);
         // k reaches the buffer Bi-WKV reads only after a few milliseconds, from a
         // kernel launched just before it; before that the buffer holds NaN

@@ -1,11 +1,13 @@
 #pragma once
 // Bi-WKV on CUDA (SPEC 5): the op's backend. Exact mode with float
-// accumulation (float, half, bfloat16 storage) runs the fused single kernel
-// (biwkv_fused.cuh); compat mode and double run the tiled kernels
-// (biwkv_tiled.cuh).
+// accumulation (float, half, bfloat16 storage) runs the resident kernel
+// (biwkv_resident.cuh) when k and v fit in the device's shared memory, else
+// the fused single kernel (biwkv_fused.cuh); compat mode and double run the
+// tiled kernels (biwkv_tiled.cuh).
 #include <type_traits>
 
 #include "vrwkv/cuda/biwkv_fused.cuh"
+#include "vrwkv/cuda/biwkv_resident.cuh"
 #include "vrwkv/cuda/biwkv_tiled.cuh"
 #include "vrwkv/cuda/executor.cuh"
 #include "vrwkv/ops/biwkv.hpp"
@@ -20,6 +22,8 @@ struct biwkv_impl<cuda> {
         static_assert(std::is_same_v<Acc, accumulator_t<T>>, "biwkv (cuda): w and u must be in the accumulator type");
         if constexpr (std::is_same_v<Acc, float>) {
             if (p.mode == biwkv_mode::exact) {
+                if (cuda_detail::biwkv_resident_launch<cuda_detail::biwkv_resident_default>(ex, p, w, u, k, v, y))
+                    return;
                 cuda_detail::biwkv_fused_launch<cuda_detail::biwkv_fused_default>(ex, p, w, u, k, v, y);
                 return;
             }
