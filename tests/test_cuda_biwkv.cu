@@ -421,6 +421,24 @@ TEST_CASE("CUDA Bi-WKV gives the same result for every tile geometry and launch 
     CHECK(max_diff(run_gpu<float, biwkv_config<8, 1024, 1>>(small72, biwkv_mode::exact, 0), sref72) < 5e-5);
 }
 
+// Poisons y, captures one call of `launch` in a graph and replays it three
+// times (the kernels' state carries over between replays).
+template <class T, class Launch>
+void replay_in_graph(executor<cuda>& ex, tensor<T, cuda>& y, Launch&& launch) {
+    cudaGraph_t g = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    cuda_check(cudaMemsetAsync(y.data(), 0xFF, static_cast<std::size_t>(y.numel()) * sizeof(T), ex.stream()),
+               "cudaMemsetAsync");
+    cuda_check(cudaStreamBeginCapture(ex.stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+    launch();
+    cuda_check(cudaStreamEndCapture(ex.stream(), &g), "cudaStreamEndCapture");
+    cuda_check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
+    for (int i = 0; i < 3; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
+    ex.synchronize();
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+}
+
 // The fused kernel with one launch configuration and `rows` rows per tile,
 // launched `repeats` times into the same output (tickets and flags carry over
 // between launches), optionally the last time through a captured graph.
@@ -435,20 +453,7 @@ std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool
                                                 rows, lag);
     };
     for (int i = 0; i < repeats; ++i) launch();
-    if (graph) {
-        cudaGraph_t g = nullptr;
-        cudaGraphExec_t exec = nullptr;
-        cuda_check(cudaMemsetAsync(y.data(), 0xFF, static_cast<std::size_t>(y.numel()) * sizeof(T), ex.stream()),
-                   "cudaMemsetAsync");
-        cuda_check(cudaStreamBeginCapture(ex.stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-        launch();
-        cuda_check(cudaStreamEndCapture(ex.stream(), &g), "cudaStreamEndCapture");
-        cuda_check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
-        for (int i = 0; i < 3; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
-        ex.synchronize();
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(g);
-    }
+    if (graph) replay_in_graph(ex, y, launch);
     return host_values(ex, y);
 }
 
@@ -509,20 +514,7 @@ std::vector<double> run_resident(const problem& pb, int repeats = 1, bool graph 
     };
     const bool planned = resident_plan<T>(ex, pb).parts > 0;
     for (int i = 0; i < repeats; ++i) CHECK(launch() == planned);
-    if (graph && planned) {
-        cudaGraph_t g = nullptr;
-        cudaGraphExec_t exec = nullptr;
-        cuda_check(cudaMemsetAsync(y.data(), 0xFF, static_cast<std::size_t>(y.numel()) * sizeof(T), ex.stream()),
-                   "cudaMemsetAsync");
-        cuda_check(cudaStreamBeginCapture(ex.stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-        launch();
-        cuda_check(cudaStreamEndCapture(ex.stream(), &g), "cudaStreamEndCapture");
-        cuda_check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
-        for (int i = 0; i < 3; ++i) cuda_check(cudaGraphLaunch(exec, ex.stream()), "cudaGraphLaunch");
-        ex.synchronize();
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(g);
-    }
+    if (graph && planned) replay_in_graph(ex, y, launch);
     return host_values(ex, y);
 }
 

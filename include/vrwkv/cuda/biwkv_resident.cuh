@@ -21,10 +21,8 @@
 // 0 by the last block to depart, as the fused kernel expects them.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <limits>
 #include <type_traits>
 
 #include "vrwkv/cuda/biwkv_fused.cuh"
@@ -297,7 +295,7 @@ __global__ void __launch_bounds__(Warps * biwkv_warp, 1) biwkv_resident_kernel(c
         for (int r = 0; r < MaxSegments; ++r) {
             const biwkv_state<float> f = seg_f.v[r];
             seg_f.v[r] = acc;
-            acc = biwkv_merge(acc, f, w2);
+            if (r < R) acc = biwkv_merge(acc, f, w2);
         }
         acc = none;
 #pragma unroll
