@@ -198,11 +198,11 @@ void biwkv_tiled_exact(benchmark::State& state) {
 }
 
 template <class Config>
-void biwkv_fused_tuned(benchmark::State& state, int rows, int lag) {
+void biwkv_fused_tuned(benchmark::State& state, int rows, int lag, int keep) {
     run_biwkv<float>(state, [&](const biwkv_inputs<float>& in, int i) {
         const vrwkv::biwkv_params p{in.B, in.T_, in.C, vrwkv::biwkv_mode::exact};
         vrwkv::cuda_detail::biwkv_fused_launch<Config>(gpu(), p, in.wp(), in.up(), in.kp(i), in.vp(i), in.yp(i),
-                                                        rows, lag);
+                                                        rows, lag, keep);
     });
 }
 
@@ -290,15 +290,25 @@ void register_all() {
     benchmark::RegisterBenchmark("pattern_copy/L4x4ch/S:4", pattern_copy<4, 4>, 4)->Apply(tune);
     // the fused kernel as the op runs it where the resident kernel does not
     // take the problem (T = 16384 and 4 x 4096 at C = 192 it takes on an H100)
-    benchmark::RegisterBenchmark("biwkv_fused/default/float", biwkv_fused_tuned<biwkv_fused_default>, 0, 0)
+    benchmark::RegisterBenchmark("biwkv_fused/default/float", biwkv_fused_tuned<biwkv_fused_default>, 0, 0, 0)
         ->Apply(tune);
+    // the share of L2 kept with L2 hints (used where k, v and y exceed L2:
+    // T = 65536 and 2^20 at C = 192)
+    for (int keep : {20, 30, 40, 50, 70})
+        benchmark::RegisterBenchmark(("biwkv_fused/default/keep:" + std::to_string(keep)).c_str(),
+                                     biwkv_fused_tuned<biwkv_fused_default>, 0, 0, keep)
+            ->ArgNames({"B", "T", "C"})
+            ->Args({1, 65536, 192})
+            ->Args({1, 1 << 20, 192})
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond);
     for (int lag : {1, 2, 6, 12, 48, 192})
         benchmark::RegisterBenchmark(("biwkv_fused/L16x448x2/S:14/lag:" + std::to_string(lag)).c_str(),
-                                     biwkv_fused_tuned<biwkv_fused_config<16, 448, 2>>, 14, lag)
+                                     biwkv_fused_tuned<biwkv_fused_config<16, 448, 2>>, 14, lag, 0)
             ->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_fused/L16x512x2/S:16", biwkv_fused_tuned<biwkv_fused_config<16, 512, 2>>, 16, 0)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_fused/L16x384x2/S:12", biwkv_fused_tuned<biwkv_fused_config<16, 384, 2>>, 12, 0)->Apply(tune);
-    benchmark::RegisterBenchmark("biwkv_fused/L8x1024x1/S:32", biwkv_fused_tuned<biwkv_fused_config<8, 1024, 1>>, 32, 0)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L16x512x2/S:16", biwkv_fused_tuned<biwkv_fused_config<16, 512, 2>>, 16, 0, 0)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L16x384x2/S:12", biwkv_fused_tuned<biwkv_fused_config<16, 384, 2>>, 12, 0, 0)->Apply(tune);
+    benchmark::RegisterBenchmark("biwkv_fused/L8x1024x1/S:32", biwkv_fused_tuned<biwkv_fused_config<8, 1024, 1>>, 32, 0, 0)->Apply(tune);
 }
 
 }  // namespace

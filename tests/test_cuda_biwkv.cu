@@ -318,8 +318,8 @@ TEST_CASE("CUDA Bi-WKV with L2 eviction hints: k, v and y beyond the L2 cache, s
     int l2 = 0;
     cuda_check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, gpu().device()), "L2 size");
     std::mt19937 rng(4242);
-    // two sequences of 32 channels (the second partial); the first's k and v
-    // fit in 70% of an H100's L2, both with y do not
+    // two sequences of 32 channels (the second partial); with y they exceed
+    // an H100's L2, which keeps the first tiles' k and v
     auto run = [&](auto type_tag, index_t T, double tolerance) {
         using S = decltype(type_tag);
         CAPTURE(T);
@@ -443,14 +443,15 @@ void replay_in_graph(executor<cuda>& ex, tensor<T, cuda>& y, Launch&& launch) {
 // launched `repeats` times into the same output (tickets and flags carry over
 // between launches), optionally the last time through a captured graph.
 template <class Config, class T = float>
-std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false, int lag = 0) {
+std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false, int lag = 0,
+                              int keep = 0) {
     executor<cuda>& ex = gpu();
     device_inputs<T, float> in(ex, pb);
     tensor<T, cuda> y(shape{pb.B, pb.T, pb.C});
     const biwkv_params p{pb.B, pb.T, pb.C, biwkv_mode::exact};
     auto launch = [&] {
         cuda_detail::biwkv_fused_launch<Config>(ex, p, in.w.data(), in.u.data(), in.k.data(), in.v.data(), y.data(),
-                                                rows, lag);
+                                                rows, lag, keep);
     };
     for (int i = 0; i < repeats; ++i) launch();
     if (graph) replay_in_graph(ex, y, launch);
@@ -485,6 +486,17 @@ TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launch
         const problem pb = rounded_problem<bfloat16>(pf);
         CHECK(max_diff(run_fused<biwkv_fused_config<8, 512, 2>, bfloat16>(pb, 4), host_exact(pb)) < 1e-2);
     }
+    // the share of L2 kept with L2 hints (k, v and y beyond an H100's L2), at
+    // its ends, repeated and replayed; outside [0, 100] it is refused
+    const problem pf = rounded_problem<float>(random_problem(rng, 1, 131072, 40, 20, 8, 3));
+    const std::vector<double> ref = host_exact(pf);
+    using cuda_detail::biwkv_fused_default;
+    for (int keep : {1, 100}) {
+        CAPTURE(keep);
+        CHECK(max_diff(run_fused<biwkv_fused_default>(pf, 0, 2, true, 0, keep), ref) < 5e-5);
+    }
+    CHECK_THROWS_AS(run_fused<biwkv_fused_default>(pf, 0, 1, false, 0, 101), vrwkv::error);
+    CHECK_THROWS_AS(run_fused<biwkv_fused_default>(pf, 0, 1, false, 0, -1), vrwkv::error);
 }
 
 // The resident kernel's plan on this device for a problem (parts 0: not taken).

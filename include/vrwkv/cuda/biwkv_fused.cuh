@@ -63,7 +63,7 @@ struct biwkv_fused_args {
     int sequences;  // batch * groups
     int tiles;      // per sequence
     int lag;        // sequences whose sums run ahead of the outputs (1 .. sequences)
-    int kept;       // with L2 hints: sums items of sequences below this load k and v to stay in L2
+    int kept;       // with L2 hints: sums items of the first `kept` tiles (sequence-major) load k and v to stay in L2
 };
 
 // 2^x on the special-function unit, flushing results below 2^-126 to zero
@@ -404,13 +404,16 @@ __device__ __forceinline__ float biwkv_divide_normal(float a, float b) {
 // L2 eviction hints, for when k and v exceed the L2 cache and every
 // sequence's sums run before the outputs (lag = sequences): in plain LRU
 // order the outputs, which read the sequences in the order the sums did,
-// then find none of them in L2. With hints the sums of the first `kept`
-// sequences load k and v as evict_normal, every other load and the y
+// then find none of them in L2. With hints the sums items of the first
+// `kept` tiles load k and v as evict_normal, the other sums items and the y
 // stores as evict_first, so the kept lines outlive the others and the first
-// outputs read their k and v from L2. (evict_last measured 0.6 us faster at
-// (1, 65536, 192) on an H100, but its lines stay prioritised after the
-// kernel: the next shape ran 3-7% slower.) The loads are not volatile: in
-// the several-tile kernel their addresses come from the ticket, drawn after
+// outputs read their k and v from L2; the outputs load as evict_normal.
+// (evict_last for the kept lines measured 0.6 us faster at (1, 65536, 192)
+// on an H100, but its lines stay prioritised after the kernel: the next
+// shape ran 3-7% slower. Outputs loading as evict_first measured 1.3 us
+// slower there, 54 us slower at 2^20, and the fused kernel after it at
+// T = 16384 2 us slower.) The loads are not volatile: in the several-tile
+// kernel their addresses come from the ticket, drawn after
 // wait_for_previous_grid.
 __device__ __forceinline__ unsigned long long biwkv_l2_policy(bool keep) {
     unsigned long long policy;
@@ -577,7 +580,7 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         const T* kp = a.k + row0;
         const T* vp = a.v + row0;
         unsigned long long policy = 0;
-        if constexpr (Hints) policy = biwkv_l2_policy(!it.output && it.s < a.kept);
+        if constexpr (Hints) policy = biwkv_l2_policy(it.output || it.s * a.tiles + it.tile < a.kept);
         if (count == L) {  // the common case, without per-token predicates
             // running pointers (with j * C the compiler keeps more
             // addresses live and spills)
@@ -769,12 +772,21 @@ struct biwkv_fused_config {
     static constexpr int max_rows = MaxThreads / biwkv_warp;
 };
 
+// The share of L2 (percent) that the first sums items' k and v may keep
+// when the kernel loads with L2 hints (see biwkv_l2_policy). On an H100,
+// with 30 / 40 / 50 / 70 / 90%: 100.2-100.7 / 100.3-100.9 / 100.4-101.1 /
+// 101.4-101.6 / 102.0-102.2 us at (1, 65536, 192), 1509 / - / 1503 / 1503 /
+// - us at 2^20 (C = 192, float).
+inline constexpr int biwkv_fused_l2_keep_percent = 40;
+
 // Runs exact Bi-WKV with the fused kernel. Tuning knobs: `rows`, sub-chunks
 // per tile when T spans several tiles (0: the configuration's most); `lag`,
-// sequences whose sums run ahead of the outputs (0: automatic).
+// sequences whose sums run ahead of the outputs (0: automatic); `keep`, the
+// share of L2 in percent for the first items' k and v with L2 hints (0: the
+// default above).
 template <class Config, class T>
 void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* w, const float* u, const T* k,
-                        const T* v, T* y, int rows = 0, int lag = 0) {
+                        const T* v, T* y, int rows = 0, int lag = 0, int keep = 0) {
     constexpr int L = Config::len, max_rows = Config::max_rows;
     static_assert(max_rows >= 1 && max_rows <= biwkv_fused_rows, "biwkv (cuda): 1 to 32 rows per tile");
     constexpr index_t int_max = std::numeric_limits<int>::max();
@@ -783,6 +795,8 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     require(rows >= 1 && rows <= max_rows,
             "biwkv (cuda): rows per tile must be in [1, " + std::to_string(max_rows) + "], got " +
                 std::to_string(rows));
+    require(keep >= 0 && keep <= 100,
+            "biwkv (cuda): the L2 share to keep must be in [0, 100] percent, got " + std::to_string(keep));
     biwkv_fused_args<T> a{w, u, k, v, y, nullptr, nullptr, static_cast<int>(p.tokens), static_cast<int>(p.channels),
                           0, 0, 0, 1};
     a.groups = static_cast<int>((p.channels + biwkv_warp - 1) / biwkv_warp);
@@ -819,16 +833,20 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     const dim3 grid(static_cast<unsigned>(items)), block(biwkv_warp, S);
     static std::atomic<std::uint64_t> smem_done[3] = {0, 0, 0};
     // L2 hints (biwkv_l2_policy) when every sequence's sums run before the
-    // outputs and k, v and y exceed L2; the first sequences' k and v, up to
-    // 70% of L2, stay there. On an H100, 101.5-101.6 against 107.0-107.3 us
-    // at (1, 65536, 192) and 1568 against 1579 at 2^20 (none kept). Where
+    // outputs and k, v and y exceed L2; the first tiles' k and v, up to
+    // `keep` percent of L2, stay there. On an H100 (with the first sequences
+    // kept, up to 70%, and outputs loading evict_first), 101.5-101.6 against
+    // 107.0-107.3 us at (1, 65536, 192) and 1568 against 1579 at 2^20. Where
     // everything fits (T = 16384) they measured 1-8% slower, and with a
     // shorter lag they defeat LRU's hits ((8, 4096, 768): 197 against 170.5
     // us): not used there.
     const auto l2 = static_cast<std::size_t>(std::max(device_attribute<cudaDevAttrL2CacheSize>(ex.device()), 1));
     const bool hints = a.tiles > 1 && a.lag == a.sequences && 3 * static_cast<std::size_t>(sequences) * sequence_bytes / 2 > l2;
     if (hints) {
-        a.kept = static_cast<int>(std::min<std::size_t>(l2 / 10 * 7 / sequence_bytes, static_cast<std::size_t>(sequences)));
+        const std::size_t tile_bytes = sequence_bytes / static_cast<std::size_t>(a.tiles);
+        const std::size_t share = static_cast<std::size_t>(keep > 0 ? keep : biwkv_fused_l2_keep_percent);
+        a.kept = static_cast<int>(
+            std::min<std::size_t>(l2 / 100 * share / tile_bytes, static_cast<std::size_t>(sequences) * a.tiles));
         constexpr auto kernel = biwkv_fused_kernel<L, Config::max_threads, Config::min_blocks, true, T, true>;
         biwkv_allow_smem(kernel, ex.device(), biwkv_fused_smem<L>(max_rows), smem_done[2]);
         launch_dependent<kernel>(ex, grid, block, biwkv_fused_smem<L>(S), "biwkv_fused_kernel", a);
