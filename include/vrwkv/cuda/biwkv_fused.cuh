@@ -773,11 +773,11 @@ struct biwkv_fused_config {
 };
 
 // The share of L2 (percent) that the first sums items' k and v may keep
-// when the kernel loads with L2 hints (see biwkv_l2_policy). On an H100,
-// with 30 / 40 / 50 / 70 / 90%: 100.2-100.7 / 100.3-100.9 / 100.4-101.1 /
-// 101.4-101.6 / 102.0-102.2 us at (1, 65536, 192), 1509 / - / 1503 / 1503 /
-// - us at 2^20 (C = 192, float).
-inline constexpr int biwkv_fused_l2_keep_percent = 40;
+// when the kernel loads with L2 hints (see biwkv_l2_policy). On an H100
+// (bench_biwkv_cuda, means of 3), with 20 / 30 / 40 / 50 / 70%: 101.7 /
+// 101.65 / 102.1 / 102.3 / 102.9 us at (1, 65536, 192) and 1520 / 1519 /
+// 1515 / 1513 / 1515 us at 2^20 (C = 192, float).
+inline constexpr int biwkv_fused_l2_keep_percent = 30;
 
 // Runs exact Bi-WKV with the fused kernel. Tuning knobs: `rows`, sub-chunks
 // per tile when T spans several tiles (0: the configuration's most); `lag`,
