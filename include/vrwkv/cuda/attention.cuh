@@ -27,6 +27,7 @@
 
 #include "vrwkv/core/half.hpp"
 #include "vrwkv/cuda/dependent_launch.cuh"
+#include "vrwkv/cuda/device_attributes.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
 #include "vrwkv/ops/attention.hpp"
@@ -140,9 +141,7 @@ attention_chunking attention_chunks(const attention_params& p, std::size_t budge
 class stream_workspace {
 public:
     stream_workspace(std::size_t bytes, int device, cudaStream_t stream) : stream_(stream) {
-        int pools = 0;
-        cuda_check(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device), "cudaDeviceGetAttribute");
-        pooled_ = pools != 0;
+        pooled_ = device_attribute<cudaDevAttrMemoryPoolsSupported>(device) != 0;
         const std::string what = "allocating " + std::to_string(bytes) + " bytes of attention workspace";
         cuda_check(pooled_ ? cudaMallocAsync(&data_, bytes, stream_) : cudaMalloc(&data_, bytes), what.c_str());
     }

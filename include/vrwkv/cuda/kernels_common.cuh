@@ -159,7 +159,6 @@ inline int multiprocessors(int device) {
 
 // Blocks for a grid-stride loop over `items`: enough to fill the device a few
 // times over, never more than the work or the grid limit.
-
 inline unsigned grid_for(const executor<cuda>& ex, index_t items, int threads = default_threads) {
     const int sms = multiprocessors(ex.device());
     const index_t wanted = (items + threads - 1) / threads;
