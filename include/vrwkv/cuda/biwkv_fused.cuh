@@ -459,6 +459,42 @@ __device__ __forceinline__ float biwkv_fused_load(const T* p, unsigned long long
         return biwkv_load<float>(p);
 }
 
+// The fast paths' last step (this tile kernel's and the resident
+// kernel's): with the backward sums per token in gn_s / gd_s and the
+// forward carry fn / fd, all scaled alike, y_j = (forward + backward + e^u
+// e_j v_j) / (the same for the denominators), every denominator normal (see
+// the callers). Hints: y stored evict_first (see biwkv_l2_policy).
+template <int L, bool Hints, class T, class Column>
+__device__ __forceinline__ void biwkv_write_fast_outputs(const float (&e)[L], const float (&ev)[L], int count, float d,
+                                                         float fn, float fd, float eu, Column& gn_s, Column& gd_s,
+                                                         T* yp, long long C) {
+    auto out = [&](int j) {
+        return biwkv_divide_normal(fn + gn_s[j] + eu * ev[j], fd + gd_s[j] + eu * e[j]);
+    };
+    unsigned long long policy = 0;
+    if constexpr (Hints) policy = biwkv_l2_policy(false);
+    auto store = [&](T* at, float value) {
+        if constexpr (Hints)
+            biwkv_store_hinted(at, value, policy);
+        else
+            biwkv_store<float>(at, value);
+    };
+    if (count == L) {
+        // a running pointer: one 64-bit add per token, not a multiply
+#pragma unroll
+        for (int j = 0; j < L; ++j, yp += C) {
+            store(yp, out(j));
+            fn = d * fn + ev[j], fd = d * fd + e[j];
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < L; ++j) {
+            if (j < count) store(yp + j * C, out(j));
+            fn = d * fn + ev[j], fd = d * fd + e[j];
+        }
+    }
+}
+
 // Fast path output: the tile carries (anchored) and the rows' sums, all
 // rescaled to 2^top, top the largest exponent among them and e^u 2^M.
 template <int L, bool Hints, class T, class Column>
@@ -487,31 +523,7 @@ __device__ __forceinline__ void biwkv_tile_fast_output(float (&e)[L], float (&ev
     // Every denominator is at least 2^-92: the term of the largest exponent
     // (2^0 after scaling; 2^-60 at most below it when it is e^u's) reaches
     // every token of the tile through at most 2^-32 of decay.
-    auto out = [&](int j) {
-        return biwkv_divide_normal(fn + gn_s[j] + eu * ev[j], fd + gd_s[j] + eu * e[j]);
-    };
-    unsigned long long policy = 0;
-    if constexpr (Hints) policy = biwkv_l2_policy(false);
-    auto store = [&](T* at, float value) {
-        if constexpr (Hints)
-            biwkv_store_hinted(at, value, policy);
-        else
-            biwkv_store<float>(at, value);
-    };
-    if (count == L) {
-        // a running pointer: one 64-bit add per token, not a multiply
-#pragma unroll
-        for (int j = 0; j < L; ++j, yp += C) {
-            store(yp, out(j));
-            fn = d * fn + ev[j], fd = d * fd + e[j];
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < L; ++j) {
-            if (j < count) store(yp + j * C, out(j));
-            fn = d * fn + ev[j], fd = d * fd + e[j];
-        }
-    }
+    biwkv_write_fast_outputs<L, Hints>(e, ev, count, d, fn, fd, eu, gn_s, gd_s, yp, C);
 }
 
 // Shared memory: sub-chunk sums [2][S][32] (the fast path's row sums and

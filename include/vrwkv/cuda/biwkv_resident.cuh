@@ -136,24 +136,9 @@ __device__ __forceinline__ void biwkv_resident_fast_output(float (&e)[L], float 
             gn = d * gn + ev[j], gd = d * gd + e[j];
         }
     }
-    const float cf = biwkv_exp2_ftz(ef - top), eu = biwkv_exp2_ftz(u2);
-    float fn = fin.num * cf, fd = fin.den * cf;
-    auto out = [&](int j) {
-        return biwkv_divide_normal(fn + gn_s[j] + eu * ev[j], fd + gd_s[j] + eu * e[j]);
-    };
-    if (count == L) {
-#pragma unroll
-        for (int j = 0; j < L; ++j, yp += C) {
-            biwkv_store<float>(yp, out(j));
-            fn = d * fn + ev[j], fd = d * fd + e[j];
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < L; ++j) {
-            if (j < count) biwkv_store<float>(yp + j * C, out(j));
-            fn = d * fn + ev[j], fd = d * fd + e[j];
-        }
-    }
+    const float cf = biwkv_exp2_ftz(ef - top);
+    biwkv_write_fast_outputs<L, false>(e, ev, count, d, fin.num * cf, fin.den * cf, biwkv_exp2_ftz(u2), gn_s, gd_s, yp,
+                                       C);
 }
 
 // N values in registers, read and written at a run-time index (a plain
