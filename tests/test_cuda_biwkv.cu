@@ -440,7 +440,7 @@ void replay_in_graph(executor<cuda>& ex, tensor<T, cuda>& y, Launch&& launch) {
 }
 
 // The fused kernel with one launch configuration and `rows` rows per tile,
-// launched `repeats` times into the same output (tickets and flags carry over
+// launched `repeats` times into the same output (draw counters and flags carry over
 // between launches), optionally the last time through a captured graph.
 template <class Config, class T = float>
 std::vector<double> run_fused(const problem& pb, int rows, int repeats = 1, bool graph = false, int lag = 0,

@@ -6,24 +6,31 @@
 // A tile is 32 channels x S sub-chunks of `len` tokens (one thread each, held
 // in registers; block 32 x S). When T fits one tile, each block is a whole
 // sequence (b, 32 channels): load, sub-chunk sums, carries within the block,
-// output. When it does not, the kernel runs two kinds of work items, handed
-// out in order by a ticket counter:
+// output. When it does not, the kernel runs two kinds of work items, one per
+// block in block order:
 //   sums(s, t):   the tile's summed forward and backward terms, stored; the
 //                 last tile of sequence s to finish scans all of s's tile
 //                 sums into carries and raises s's ready flag;
 //   output(s, t): waits for s's flag (after issuing its loads), then writes y.
-// Tickets run sums(0), sums(1), output(0), sums(2), output(1), ...: outputs
+// Blocks run sums(0), sums(1), output(0), sums(2), output(1), ...: outputs
 // lag one sequence, so the scan of s overlaps the loads of s + 1, and an
 // output's second read of k and v finds them in L2. An item only waits for
-// items with earlier tickets, which are held by running blocks that never
-// wait themselves, so the kernel cannot deadlock, whatever the grid's
-// residency.
+// items of lower block index, which never wait themselves; blocks are
+// launched in increasing index order (the assumption CUB's single-pass scan
+// makes, cub/agent/agent_scan.cuh), so those are running or done, and the
+// kernel cannot deadlock, whatever the grid's residency. (Earlier versions
+// drew the item from a ticket counter, which needs no such assumption, but
+// each block then waited for an atomic before it could load: on an H100
+// 100.2-100.7 against 99.1-99.4 us at (1, 65536, 192), 27.8 against 26.5 at
+// 16384, 1509 against 1502 at 2^20.)
 //
-// Tickets, arrival counts and ready flags live in executor words that stay
-// between launches: the block that draws the last ticket resets the counter
-// and advances an epoch; a flag is valid when it holds epoch + 1, so flags
-// never need clearing, and graph replays stay correct. Tile sums live in
-// executor scratch, also kept between launches (no allocation per launch).
+// Each block still draws from a counter, for the launch's epoch only, and
+// uses the result late: arrival counts and ready flags live in executor
+// words that stay between launches; the block that draws last resets the
+// counter and advances the epoch, and a flag is valid when it holds epoch +
+// 1, so flags never need clearing, and graph replays stay correct. Tile
+// sums live in executor scratch, also kept between launches (no allocation
+// per launch).
 //
 // The arithmetic is that of the tiled kernels (biwkv_tiled.cuh): a fast path
 // that scales each sub-chunk by one exponent, an anchored log-sum-exp path
@@ -58,7 +65,7 @@ struct biwkv_fused_args {
     const T* v;
     T* y;
     biwkv_state<float>* tile_sums;  // [sequence][tile][2][32]: sums, then carries (several tiles only)
-    unsigned* words;  // [0, 2): ticket counter and epoch (one 64-bit word); per sequence s: [2 + 2s] arrivals, [3 + 2s] ready
+    unsigned* words;  // [0, 2): draw counter and epoch (one 64-bit word); per sequence s: [2 + 2s] arrivals, [3 + 2s] ready
     int tokens, channels, groups;
     int sequences;  // batch * groups
     int tiles;      // per sequence
@@ -175,13 +182,13 @@ struct biwkv_fused_item {
     bool output;
 };
 
-// Ticket -> item. Tickets come in blocks of `tiles`: the sums of sequences
+// Block index -> item. Items come in runs of `tiles`: the sums of sequences
 // 0 .. lag-1, then the sums of sequence s + lag alternating with the outputs
 // of s, then the last outputs. With lag 1: sums(0), sums(1), output(0),
 // sums(2), output(1), ..., output(n-1).
-__device__ __forceinline__ biwkv_fused_item biwkv_fused_decode(unsigned ticket, int tiles, int sequences, int lag) {
-    const unsigned block = ticket / static_cast<unsigned>(tiles);
-    biwkv_fused_item it{0, static_cast<int>(ticket - block * static_cast<unsigned>(tiles)), true};
+__device__ __forceinline__ biwkv_fused_item biwkv_fused_decode(unsigned index, int tiles, int sequences, int lag) {
+    const unsigned block = index / static_cast<unsigned>(tiles);
+    biwkv_fused_item it{0, static_cast<int>(index - block * static_cast<unsigned>(tiles)), true};
     const unsigned n = static_cast<unsigned>(sequences), g = static_cast<unsigned>(lag);
     if (block < g) {
         it.s = static_cast<int>(block), it.output = false;
@@ -412,9 +419,8 @@ __device__ __forceinline__ float biwkv_divide_normal(float a, float b) {
 // on an H100, but its lines stay prioritised after the kernel: the next
 // shape ran 3-7% slower. Outputs loading as evict_first measured 1.3 us
 // slower there, 54 us slower at 2^20, and the fused kernel after it at
-// T = 16384 2 us slower.) The loads are not volatile: in the several-tile
-// kernel their addresses come from the ticket, drawn after
-// wait_for_previous_grid.
+// T = 16384 2 us slower.) The loads are not volatile: their addresses come
+// from biwkv_block_index, read after wait_for_previous_grid.
 __device__ __forceinline__ unsigned long long biwkv_l2_policy(bool keep) {
     unsigned long long policy;
     if (keep)
@@ -537,6 +543,25 @@ __host__ __device__ constexpr std::size_t biwkv_fused_smem(int rows) {
            (2 * sizeof(biwkv_state<float>) + sizeof(float) + 2 * L * sizeof(float));
 }
 
+// blockIdx.x, read where it stands (volatile, with a memory clobber): the
+// hinted loads (asm without one) take their addresses from it, so the
+// compiler cannot move them above wait_for_previous_grid.
+__device__ __forceinline__ unsigned biwkv_block_index() {
+    unsigned index;
+    asm volatile("mov.u32 %0, %%ctaid.x;" : "=r"(index)::"memory");
+    return index;
+}
+
+// One draw from the launch's counter: one 64-bit word, epoch (high half)
+// and draws so far (low), so a draw reads both at once. Volatile with a
+// memory clobber so that it is issued before the item's loads; its result
+// is first used after them.
+__device__ __forceinline__ unsigned long long biwkv_fused_draw(unsigned* words) {
+    unsigned long long drawn;
+    asm volatile("atom.relaxed.gpu.global.add.u64 %0, [%1], 1;" : "=l"(drawn) : "l"(words) : "memory");
+    return drawn;
+}
+
 // A float as an int that orders like the float (for an integer atomic max);
 // the map is its own inverse.
 __device__ __forceinline__ int biwkv_ordered_bits(int bits) { return bits ^ ((bits >> 31) & 0x7FFFFFFF); }
@@ -548,11 +573,13 @@ __device__ __forceinline__ int biwkv_ordered_bits(int bits) { return bits ^ ((bi
 // in `max_key` by a shared atomic max, which the caller has set to INT_MIN
 // behind a barrier. Threads may return early only after the last barrier.
 // several: T spans several tiles (from biwkv_fused_kernel, where it is a
-// compile-time false in the one-tile kernel).
+// compile-time false in the one-tile kernel); then `drawn` is the lead
+// thread's draw (biwkv_fused_draw), still in flight.
 template <int L, bool RawK, bool Hints, class T>
 __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, const biwkv_fused_item& it,
-                                                 bool several, unsigned epoch, unsigned char* smem, int* max_key) {
-    __shared__ unsigned last_s;
+                                                 bool several, unsigned long long drawn, unsigned char* smem,
+                                                 int* max_key) {
+    __shared__ unsigned last_s, epoch_s;
     const int x = threadIdx.x, y = threadIdx.y, S = blockDim.y;
     const bool lead = x == 0 && y == 0;
     const int stride = S * biwkv_warp;
@@ -611,6 +638,14 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
                 ev[j] = in ? biwkv_fused_load<Hints>(vp + j * C, policy) : 0.0f;
             }
         }
+    }
+    // the draw's result, first needed here, once k and v are in flight; the
+    // barrier below passes the epoch on
+    if (several && lead) {
+        const unsigned t = static_cast<unsigned>(drawn), e = static_cast<unsigned>(drawn >> 32);
+        if (t == gridDim.x - 1)  // every block has drawn: reset for the next launch
+            atomicExch(reinterpret_cast<unsigned long long*>(a.words), static_cast<unsigned long long>(e + 1) << 32);
+        epoch_s = e;
     }
     float m = biwkv_empty_exponent<float>();  // padded slots hold the empty exponent
 #pragma unroll
@@ -696,7 +731,7 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
         if (lead) {
             atomicExch(arrivals + 2 * it.s, 0u);
             biwkv_fence();
-            atomicExch(ready + 2 * it.s, epoch + 1);
+            atomicExch(ready + 2 * it.s, epoch_s + 1);
         }
         return;
     }
@@ -710,6 +745,7 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
     biwkv_state<float> fin = biwkv_empty_state<float>(), gin = fin;
     if (several) {
         if (lead) {
+            const unsigned epoch = epoch_s;
             while (biwkv_load_acquire(ready + 2 * it.s) != epoch + 1) __nanosleep(64);
         }
         __syncthreads();
@@ -735,7 +771,6 @@ __device__ __forceinline__ void biwkv_fused_body(const biwkv_fused_args<T>& a, c
 template <int L, int MaxThreads, int MinBlocks, bool Several, class T, bool L2Hints = false>
 __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(const biwkv_fused_args<T> a) {
     extern __shared__ __align__(16) unsigned char biwkv_smem_raw[];
-    __shared__ unsigned ticket_s, epoch_s;
     // The one-tile kernel takes k in natural units and the rows' largest k
     // by a shared atomic max: 15.1-15.3 against 18.2-18.3 us at
     // (64, 196, 192) on an H100. In the several-tile kernel the FMA pushes
@@ -753,24 +788,12 @@ __global__ void __launch_bounds__(MaxThreads, MinBlocks) biwkv_fused_kernel(cons
     // (a runtime test in the several-tile kernel too: a compile-time one
     // there measured 4% slower, through different register allocation)
     const bool several = Several && a.tiles > 1;
-    unsigned ticket = blockIdx.x, epoch = 0;
-    if (several) {
-        if (threadIdx.x == 0 && threadIdx.y == 0) {
-            // one 64-bit word: epoch (high half) and ticket counter (low), so a
-            // draw reads both at once
-            auto* word = reinterpret_cast<unsigned long long*>(a.words);
-            const unsigned long long drawn = atomicAdd(word, 1ull);
-            const unsigned t = static_cast<unsigned>(drawn), e = static_cast<unsigned>(drawn >> 32);
-            if (t == gridDim.x - 1)  // every block has its ticket: reset for the next launch
-                atomicExch(word, static_cast<unsigned long long>(e + 1) << 32);
-            ticket_s = t, epoch_s = e;
-        }
-        __syncthreads();
-        ticket = ticket_s, epoch = epoch_s;
-    }
-    const biwkv_fused_item it = several ? biwkv_fused_decode(ticket, a.tiles, a.sequences, a.lag)
-                                        : biwkv_fused_item{static_cast<int>(ticket), 0, true};
-    biwkv_fused_body<L, raw_k, Several && L2Hints>(a, it, several, epoch, biwkv_smem_raw, max_key);
+    const unsigned index = biwkv_block_index();
+    unsigned long long drawn = 0;
+    if (several && threadIdx.x == 0 && threadIdx.y == 0) drawn = biwkv_fused_draw(a.words);
+    const biwkv_fused_item it = several ? biwkv_fused_decode(index, a.tiles, a.sequences, a.lag)
+                                        : biwkv_fused_item{static_cast<int>(index), 0, true};
+    biwkv_fused_body<L, raw_k, Several && L2Hints>(a, it, several, drawn, biwkv_smem_raw, max_key);
 }
 
 // A launch configuration: L tokens per thread at most, at most MaxThreads

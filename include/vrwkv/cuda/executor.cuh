@@ -58,7 +58,7 @@ public:
 
     // At least n device words that live as long as the executor, zero when
     // first allocated, for kernels that keep state between their launches on
-    // this stream (ticket counters, epochs). Growing moves to new, zeroed
+    // this stream (draw counters, epochs). Growing moves to new, zeroed
     // words, so it is refused while the stream is being captured into a
     // graph: run the work once before capturing it.
     unsigned* persistent_words(std::size_t n) {
