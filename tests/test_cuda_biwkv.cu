@@ -499,6 +499,24 @@ TEST_CASE("CUDA fused Bi-WKV: launch configurations, row counts, repeated launch
     CHECK_THROWS_AS(run_fused<biwkv_fused_default>(pf, 0, 1, false, 0, -1), vrwkv::error);
 }
 
+TEST_CASE("CUDA fused Bi-WKV: the automatic lag between sums and outputs") {
+    // (host only) an H100's numbers: 132 multiprocessors x 2 blocks, 50 MB of L2
+    using cuda_detail::biwkv_fused_auto_lag;
+    const index_t wave = 264;
+    const std::size_t l2 = std::size_t{50} << 20, mb = std::size_t{1} << 20;
+    // sequences of half a wave of tiles or more: 6 to 12, 12 while they stay within 32 MB
+    CHECK(biwkv_fused_auto_lag(293, 6, 16 * mb, wave, l2) == 6);
+    CHECK(biwkv_fused_auto_lag(147, 12, 8 * mb, wave, l2) == 6);
+    CHECK(biwkv_fused_auto_lag(132, 100, 2 * mb, wave, l2) == 12);
+    // shorter ones: a wave of tiles (264 / 19 rounded up) while k and v fit
+    // in half of L2, else at most a fifth of L2 of them, and at least 2
+    CHECK(biwkv_fused_auto_lag(19, 24, mb, wave, l2) == 14);
+    CHECK(biwkv_fused_auto_lag(19, 192, mb, wave, l2) == 10);
+    CHECK(biwkv_fused_auto_lag(5, 384, mb / 4, wave, l2) == 40);
+    CHECK(biwkv_fused_auto_lag(74, 24, 4 * mb, wave, l2) == 2);
+    CHECK(biwkv_fused_auto_lag(131, 1000, 8 * mb, wave, l2) == 2);
+}
+
 // The resident kernel's plan on this device for a problem (parts 0: not taken).
 template <class T>
 cuda_detail::biwkv_resident_plan resident_plan(executor<cuda>& ex, const problem& pb) {

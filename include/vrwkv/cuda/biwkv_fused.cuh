@@ -814,6 +814,33 @@ struct biwkv_fused_config {
 // 1515 / 1513 / 1515 us at 2^20 (C = 192, float).
 inline constexpr int biwkv_fused_l2_keep_percent = 30;
 
+// Sequences whose sums run ahead of the outputs (several tiles), for
+// `tiles` tiles per sequence, `sequences` sequences of `sequence_bytes` of
+// k and v each, `wave` blocks resident at once and an L2 of `l2` bytes.
+//  - Sequences of half a wave of tiles or more: 6 to 12 (12 while their k
+//    and v stay within 32 MB). Their scans are long, and a long lag (fewer
+//    outputs waiting on one) gains more than the L2 hits a short one keeps.
+//    On an H100: 152 / 135 / 117 us at lag 1 / 2 / 6 for (1, 65536, 192);
+//    at (1, 32768, 384) 123 / 117 / 107 / 106 us at lag 1 / 2 / 4 / 6.
+//  - Shorter ones: about a wave of tiles, so that an output's sequence was
+//    summed a wave of blocks before it; and where k and v exceed half of
+//    L2, at most a fifth of L2 of them (at least 2 sequences), so that the
+//    outputs' second read finds them there. On an H100, against the 6-12
+//    rule above, float: 156-158 against 164 us at (8, 4096, 768), 84.4
+//    against 97.6 at (4, 8192, 384), 85.8 against 98.6 at (16, 1024, 768),
+//    94.0 against 101.1 at (2, 16384, 384), 25.1 against 25.7 at (4, 4096,
+//    192); bfloat16: 83.2 against 86.8 at (4, 8192, 384), 90.2 against 104.8
+//    at (16, 1024, 768); of 13 shapes per type, none over 0.5% slower.
+inline index_t biwkv_fused_auto_lag(index_t tiles, index_t sequences, std::size_t sequence_bytes, index_t wave,
+                                    std::size_t l2) {
+    if (2 * tiles >= wave)
+        return std::clamp<index_t>(static_cast<index_t>((std::size_t{32} << 20) / sequence_bytes), 6, 12);
+    index_t lag = (wave + tiles - 1) / tiles;
+    if (static_cast<std::size_t>(sequences) * sequence_bytes > l2 / 2)
+        lag = std::min(lag, std::max<index_t>(2, static_cast<index_t>(l2 / 5 / sequence_bytes)));
+    return lag;
+}
+
 // Runs exact Bi-WKV with the fused kernel. Tuning knobs: `rows`, sub-chunks
 // per tile when T spans several tiles (0: the configuration's most); `lag`,
 // sequences whose sums run ahead of the outputs (0: automatic); `keep`, the
@@ -846,14 +873,11 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     } else {
         a.tiles = static_cast<int>((p.tokens + index_t{L} * S - 1) / (index_t{L} * S));
     }
-    // outputs lag the sums by 6 to 12 sequences (12 while their k and v stay
-    // within 32 MB). Measured on an H100, a long lag (fewer outputs waiting
-    // on a scan) gains more than the L2 hits a short one keeps: 152 / 135 /
-    // 117 us at lag 1 / 2 / 6 for (1, 65536, 192); 252 / 197 / 189 / 213 us
-    // at lag 1 / 6 / 12 / 48 for (8, 4096, 768).
     const std::size_t sequence_bytes = static_cast<std::size_t>(p.tokens) * biwkv_warp * 2 * sizeof(T);
-    const index_t auto_lag =
-        std::clamp<index_t>(static_cast<index_t>((std::size_t{32} << 20) / sequence_bytes), 6, 12);
+    const auto l2 = static_cast<std::size_t>(std::max(device_attribute<cudaDevAttrL2CacheSize>(ex.device()), 1));
+    const index_t wave =
+        index_t{Config::min_blocks} * device_attribute<cudaDevAttrMultiProcessorCount>(ex.device());
+    const index_t auto_lag = biwkv_fused_auto_lag(a.tiles, sequences, sequence_bytes, wave, l2);
     a.lag = static_cast<int>(std::clamp<index_t>(lag > 0 ? lag : auto_lag, 1, sequences));
     const index_t items = a.tiles > 1 ? 2 * sequences * a.tiles : sequences;
     require(items < int_max, "biwkv (cuda): too many work items (B * T * C too large)");
@@ -875,7 +899,6 @@ void biwkv_fused_launch(executor<cuda>& ex, const biwkv_params& p, const float* 
     // everything fits (T = 16384) they measured 1-8% slower, and with a
     // shorter lag they defeat LRU's hits ((8, 4096, 768): 197 against 170.5
     // us): not used there.
-    const auto l2 = static_cast<std::size_t>(std::max(device_attribute<cudaDevAttrL2CacheSize>(ex.device()), 1));
     const bool hints = a.tiles > 1 && a.lag == a.sequences && 3 * static_cast<std::size_t>(sequences) * sequence_bytes / 2 > l2;
     if (hints) {
         const std::size_t tile_bytes = sequence_bytes / static_cast<std::size_t>(a.tiles);
