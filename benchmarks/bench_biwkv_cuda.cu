@@ -49,11 +49,11 @@ double time_calls(int reps, Fn&& fn) {
     return ms * 1e-3 / reps;
 }
 
-// Repetitions per timed iteration: enough for about 10 ms of work, like
-// the copy it is compared with (4 x 1 GiB), so that the start of a timed
-// run (its first launch, after an event) weighs little. (With 1 ms, on an
-// H100: 100.1-100.7 us at (1, 65536, 192) float, 10 calls a run, against
-// 99.0-99.2 us for 60 calls back to back.)
+// Calls per timed run: enough for about 10 ms of work, like the copy it is
+// compared with (4 x 1 GiB), so that the start of a run (its first launch,
+// after an event) weighs little. (With 1 ms, on an H100: 100.1-100.7 us at
+// (1, 65536, 192) float, 10 calls a run, against 99.0-99.2 us for 60 calls
+// back to back in a probe.)
 int reps_for(double seconds_per_call) {
     return static_cast<int>(std::clamp(1e-2 / std::max(seconds_per_call, 1e-7), 1.0, 512.0));
 }
@@ -157,7 +157,9 @@ struct biwkv_inputs {
     std::int64_t bytes() const { return 3 * B * T_ * C * static_cast<std::int64_t>(sizeof(T)); }
 };
 
-// Runs `call(inputs, i)` under Google Benchmark's loop with event timing.
+// Runs `call(inputs, i)` under Google Benchmark's loop, one call per
+// iteration, timed with events in runs of `reps` calls (the last run of
+// the loop shorter); each run's time is added to the manual time once.
 template <class T, class Call>
 void run_biwkv(benchmark::State& state, Call&& call) {
     const index_t B = state.range(0), T_ = state.range(1), C = state.range(2);
@@ -165,12 +167,29 @@ void run_biwkv(benchmark::State& state, Call&& call) {
     auto timed = [&](int reps) { return time_calls(reps, [&](int i) { call(in, i); }); };
     timed(static_cast<int>(in.sets()));  // warm-up: module load, workspace pool
     const int reps = std::max(reps_for(timed(1)), static_cast<int>(in.sets()));
+    cudaStream_t stream = gpu().stream();
+    cudaEvent_t start, stop;
+    vrwkv::cuda_check(cudaEventCreate(&start), "cudaEventCreate");
+    vrwkv::cuda_check(cudaEventCreate(&stop), "cudaEventCreate");
     double total = 0;
+    benchmark::IterationCount done = 0;
+    int pending = 0, i = 0;
     for (auto _ : state) {
-        const double t = timed(reps);
-        state.SetIterationTime(t);
-        total += t;
+        if (pending == 0) vrwkv::cuda_check(cudaEventRecord(start, stream), "cudaEventRecord");
+        call(in, i++);
+        if (++pending == reps || done + pending == state.max_iterations) {
+            vrwkv::cuda_check(cudaEventRecord(stop, stream), "cudaEventRecord");
+            vrwkv::cuda_check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+            float ms = 0;
+            vrwkv::cuda_check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+            state.SetIterationTime(ms * 1e-3);
+            total += ms * 1e-3;
+            done += pending;
+            pending = 0;
+        }
     }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
     const double per_call = total / static_cast<double>(state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * in.bytes());
     state.counters["fraction_of_copy_bw"] = static_cast<double>(in.bytes()) / per_call / copy_bandwidth();
