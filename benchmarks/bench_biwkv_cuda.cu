@@ -21,6 +21,7 @@
 #include "vrwkv/cuda/biwkv.cuh"
 #include "vrwkv/cuda/error.cuh"
 #include "vrwkv/cuda/executor.cuh"
+#include "vrwkv/cuda/timer.cuh"
 
 namespace {
 
@@ -31,21 +32,14 @@ vrwkv::executor<vrwkv::cuda>& gpu() {
     return ex;
 }
 
-// Times `reps` calls of fn between two events; returns seconds per call.
+// Times `reps` calls of fn (numbered from `first`) between two events;
+// returns seconds per call.
 template <class Fn>
-double time_calls(int reps, Fn&& fn) {
-    cudaStream_t s = gpu().stream();
-    cudaEvent_t start, stop;
-    vrwkv::cuda_check(cudaEventCreate(&start), "cudaEventCreate");
-    vrwkv::cuda_check(cudaEventCreate(&stop), "cudaEventCreate");
-    vrwkv::cuda_check(cudaEventRecord(start, s), "cudaEventRecord");
-    for (int i = 0; i < reps; ++i) fn(i);
-    vrwkv::cuda_check(cudaEventRecord(stop, s), "cudaEventRecord");
-    vrwkv::cuda_check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    vrwkv::cuda_check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
+double time_calls(int reps, Fn&& fn, int first = 0) {
+    vrwkv::stream_timer timer;
+    const float ms = timer.milliseconds(gpu(), [&] {
+        for (int i = 0; i < reps; ++i) fn(first + i);
+    });
     return ms * 1e-3 / reps;
 }
 
@@ -158,8 +152,7 @@ struct biwkv_inputs {
 };
 
 // Runs `call(inputs, i)` under Google Benchmark's loop, one call per
-// iteration, timed with events in runs of `reps` calls (the last run of
-// the loop shorter); each run's time is added to the manual time once.
+// iteration, in batches of `reps` calls each timed with events.
 template <class T, class Call>
 void run_biwkv(benchmark::State& state, Call&& call) {
     const index_t B = state.range(0), T_ = state.range(1), C = state.range(2);
@@ -167,29 +160,14 @@ void run_biwkv(benchmark::State& state, Call&& call) {
     auto timed = [&](int reps) { return time_calls(reps, [&](int i) { call(in, i); }); };
     timed(static_cast<int>(in.sets()));  // warm-up: module load, workspace pool
     const int reps = std::max(reps_for(timed(1)), static_cast<int>(in.sets()));
-    cudaStream_t stream = gpu().stream();
-    cudaEvent_t start, stop;
-    vrwkv::cuda_check(cudaEventCreate(&start), "cudaEventCreate");
-    vrwkv::cuda_check(cudaEventCreate(&stop), "cudaEventCreate");
     double total = 0;
-    benchmark::IterationCount done = 0;
-    int pending = 0, i = 0;
-    for (auto _ : state) {
-        if (pending == 0) vrwkv::cuda_check(cudaEventRecord(start, stream), "cudaEventRecord");
-        call(in, i++);
-        if (++pending == reps || done + pending == state.max_iterations) {
-            vrwkv::cuda_check(cudaEventRecord(stop, stream), "cudaEventRecord");
-            vrwkv::cuda_check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-            float ms = 0;
-            vrwkv::cuda_check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-            state.SetIterationTime(ms * 1e-3);
-            total += ms * 1e-3;
-            done += pending;
-            pending = 0;
-        }
+    int i = 0;
+    while (state.KeepRunningBatch(reps)) {
+        const double t = reps * time_calls(reps, [&](int j) { call(in, j); }, i);
+        i += reps;
+        state.SetIterationTime(t);
+        total += t;
     }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
     const double per_call = total / static_cast<double>(state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * in.bytes());
     state.counters["fraction_of_copy_bw"] = static_cast<double>(in.bytes()) / per_call / copy_bandwidth();
